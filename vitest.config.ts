@@ -14,11 +14,10 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["test/integration/**/*.test.ts"],
-          // Real engines and servers: give them room, and run files one at a time so two
-          // suites never fight over the one Podman service.
+          // Real engines and servers need room. `npm test` runs this project with
+          // --no-file-parallelism so two suites never fight over the one Podman service.
           testTimeout: 300_000,
           hookTimeout: 600_000,
-          fileParallelism: false,
         },
       },
     ],
