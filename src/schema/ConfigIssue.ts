@@ -95,7 +95,8 @@ export const showActual = (u: unknown, hidden: boolean): string => {
 
 // --- issue walking ---
 
-const defaultExpected = (ast: SchemaAST.AST): string => {
+/** The "expected ..." phrase for a schema: its own annotation, else one derived from its shape. */
+export const expectedText = (ast: SchemaAST.AST): string => {
   const own = getExpected(ast)
   if (Option.isSome(own)) return own.value
   switch (ast._tag) {
@@ -117,7 +118,7 @@ const defaultExpected = (ast: SchemaAST.AST): string => {
         : "a value of another form"
     case "Refinement":
     case "Transformation":
-      return defaultExpected(ast.from)
+      return expectedText(ast.from)
     default:
       return "a different value"
   }
@@ -213,7 +214,7 @@ const walk = (issue: ParseResult.ParseIssue, ctx: Context): ReadonlyArray<Config
       return [issueAt(ctx, "required, but missing")]
     case "Unexpected": {
       if (ctx.recordKey !== undefined) {
-        return [issueAt(ctx, `invalid key: expected ${defaultExpected(ctx.recordKey)}`)]
+        return [issueAt(ctx, `invalid key: expected ${expectedText(ctx.recordKey)}`)]
       }
       return [issueAt(ctx, unknownKeyMessage(ctx.path[ctx.path.length - 1], ctx.keys))]
     }
@@ -229,7 +230,7 @@ const walk = (issue: ParseResult.ParseIssue, ctx: Context): ReadonlyArray<Config
       ) {
         return [issueAt(ctx, issue.message)]
       }
-      return [issueAt(ctx, `expected ${defaultExpected(issue.ast)}, got ${showActual(issue.actual, hidden)}`)]
+      return [issueAt(ctx, `expected ${expectedText(issue.ast)}, got ${showActual(issue.actual, hidden)}`)]
     }
     case "Refinement":
     case "Transformation":
@@ -241,9 +242,7 @@ const walk = (issue: ParseResult.ParseIssue, ctx: Context): ReadonlyArray<Config
       }
       if (issue._tag !== "Composite") return walk(issue.issue, { ...ctx, hidden })
       if (SchemaAST.isUnion(issue.ast)) {
-        return [
-          issueAt(ctx, `expected ${defaultExpected(issue.ast)}, got ${showActual(issue.actual, hidden)}`),
-        ]
+        return [issueAt(ctx, `expected ${expectedText(issue.ast)}, got ${showActual(issue.actual, hidden)}`)]
       }
       const inner: Context = {
         ...ctx,

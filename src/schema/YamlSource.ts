@@ -102,6 +102,8 @@ export interface ResolveOptions {
   readonly env: (name: string) => string | undefined
   /** Whether the document may define `vars:` and use `!var`. */
   readonly vars: boolean
+  /** Whether `!env` may be used (false for files that come from a repository). */
+  readonly envAllowed?: boolean
   /** Paths where `!env NAME` becomes `{ name: NAME, value }` instead of the bare value. */
   readonly keepEnvName?: (path: Path) => boolean
 }
@@ -127,6 +129,10 @@ export const resolveTags = (tree: unknown, options: ResolveOptions): ResolvedYam
   const envValues: Array<string> = []
 
   const readEnv = (ref: EnvRef, path: Path): Option.Option<string> => {
+    if (options.envAllowed === false) {
+      issues.push({ path: formatPath(path), message: "!env is not available in this file" })
+      return Option.none()
+    }
     if (ref.name === "") {
       issues.push({ path: formatPath(path), message: "!env needs a variable name, e.g. !env IMAP_PASSWORD" })
       return Option.none()
@@ -246,6 +252,8 @@ export interface YamlSourceOptions<A, I> {
   /** Fallback values for `!env` (a parsed `.env` file); the process environment wins. */
   readonly dotenv?: Readonly<Record<string, string>>
   readonly vars?: boolean
+  /** Defaults to true. */
+  readonly envAllowed?: boolean
   readonly keepEnvName?: (path: Path) => boolean
   /** Extra checks on the resolved tree (e.g. "this must come from !env"). */
   readonly check?: (resolved: ResolvedYaml) => ReadonlyArray<ConfigIssue>
@@ -262,7 +270,7 @@ const readEnvironment = (names: ReadonlyArray<string>) =>
     (name) =>
       Config.option(Config.string(name)).pipe(
         Effect.either,
-        Effect.map((result) => [name, result] as const),
+        Effect.map((result) => ({ name, result })),
       ),
   )
 
@@ -283,10 +291,11 @@ export const decodeYaml = <A, I>(
     const parsed = parseYaml(options.text)
     if (parsed.issues.length > 0) return yield* fail(parsed.issues)
 
-    const environment = yield* readEnvironment(envNames(parsed.tree))
+    const envAllowed = options.envAllowed ?? true
+    const environment = envAllowed ? yield* readEnvironment(envNames(parsed.tree)) : []
     const envIssues: Array<ConfigIssue> = []
     const fromEnv = new Map<string, string>()
-    for (const [name, result] of environment) {
+    for (const { name, result } of environment) {
       if (Either.isLeft(result)) {
         envIssues.push({
           path: "",
@@ -299,6 +308,7 @@ export const decodeYaml = <A, I>(
     const resolved = resolveTags(parsed.tree, {
       env: (name) => fromEnv.get(name) ?? options.dotenv?.[name],
       vars: options.vars ?? false,
+      envAllowed,
       ...(options.keepEnvName === undefined ? {} : { keepEnvName: options.keepEnvName }),
     })
     const sourceIssues = [...envIssues, ...resolved.issues, ...(options.check?.(resolved) ?? [])]
