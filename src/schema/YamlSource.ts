@@ -9,7 +9,7 @@
  * reported together in one ConfigInvalid.
  */
 import { Config, Effect, Either, Option, Schema } from "effect"
-import { LineCounter, parseDocument, type ScalarTag } from "yaml"
+import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type ScalarTag } from "yaml"
 import {
   ConfigInvalid,
   type ConfigIssue,
@@ -44,6 +44,53 @@ const isMapping = (u: unknown): u is Readonly<Record<string, unknown>> =>
 export interface ParsedYaml {
   readonly tree: unknown
   readonly issues: ReadonlyArray<ConfigIssue>
+  /** Offset in the text of each key and list item, by formatted path (to list issues in file order). */
+  readonly positions: ReadonlyMap<string, number>
+}
+
+const positionsOf = (root: unknown): ReadonlyMap<string, number> => {
+  const positions = new Map<string, number>()
+  const visit = (node: unknown, path: ReadonlyArray<PropertyKey>) => {
+    if (isMap(node)) {
+      for (const pair of node.items) {
+        if (!isScalar(pair.key)) continue
+        const childPath = [...path, String(pair.key.value)]
+        positions.set(formatPath(childPath), pair.key.range?.[0] ?? 0)
+        visit(pair.value, childPath)
+      }
+    } else if (isSeq(node)) {
+      node.items.forEach((item, i) => {
+        const childPath = [...path, i]
+        const range: Node["range"] | undefined =
+          isMap(item) || isSeq(item) || isScalar(item) ? item.range : undefined
+        positions.set(formatPath(childPath), range?.[0] ?? 0)
+        visit(item, childPath)
+      })
+    }
+  }
+  visit(root, [])
+  return positions
+}
+
+const lastSegment = /(\.[A-Za-z0-9_-]+|\[\d+\]|\["(?:[^"\\]|\\.)*"\])$/
+
+/** Issues in the order their keys appear in the file; a missing key sorts with its parent. */
+const inFileOrder = (issues: ReadonlyArray<ConfigIssue>, positions: ReadonlyMap<string, number>) => {
+  const positionOf = (path: string): number => {
+    let current = path
+    while (current !== "") {
+      const found = positions.get(current)
+      if (found !== undefined) return found
+      const parent = current.replace(lastSegment, "")
+      if (parent === current) return -1
+      current = parent
+    }
+    return -1
+  }
+  return issues
+    .map((issue, index) => ({ issue, index, at: positionOf(issue.path) }))
+    .sort((a, b) => a.at - b.at || a.index - b.index)
+    .map(({ issue }) => issue)
 }
 
 const explainYamlProblem = (code: string, message: string): string =>
@@ -71,14 +118,19 @@ export const parseYaml = (text: string): ParsedYaml => {
       message: `YAML syntax: line ${line}, column ${col}: ${explainYamlProblem(e.code, e.message)}`,
     }
   })
-  if (problems.length > 0) return { tree: undefined, issues: problems }
+  if (problems.length > 0) return { tree: undefined, issues: problems, positions: new Map() }
   return Either.try({
-    try: (): ParsedYaml => ({ tree: doc.toJS({ maxAliasCount: 100 }), issues: [] }),
+    try: (): ParsedYaml => ({
+      tree: doc.toJS({ maxAliasCount: 100 }),
+      issues: [],
+      positions: positionsOf(doc.contents),
+    }),
     catch: (cause): ParsedYaml => ({
       tree: undefined,
       issues: [
         { path: "", message: `YAML structure: ${cause instanceof Error ? cause.message : String(cause)}` },
       ],
+      positions: new Map(),
     }),
   }).pipe(Either.merge)
 }
@@ -325,7 +377,7 @@ export const decodeYaml = <A, I>(
       : []
     const issues = [...sourceIssues, ...schemaIssues]
     if (issues.length > 0 || Either.isLeft(decoded)) {
-      return yield* fail(hideEnvValues(issues, resolved.envValues))
+      return yield* fail(hideEnvValues(inFileOrder(issues, parsed.positions), resolved.envValues))
     }
     return { value: decoded.right, envPaths: resolved.envPaths }
   })
