@@ -57,14 +57,13 @@ const nestedOf = (
   path: string,
   ast: SchemaAST.AST,
 ): { readonly path: string; readonly ast: SchemaAST.AST } | undefined => {
-  if (isLeaf(ast)) return undefined
-  if (structOf(ast) !== undefined) return { path, ast }
+  const documented = (node: SchemaAST.AST) => structOf(node) !== undefined && !isLeaf(node)
+  if (documented(ast)) return { path, ast }
   const record = recordOf(ast)
-  if (record !== undefined && structOf(record.type) !== undefined) {
+  if (record !== undefined && documented(record.type))
     return { path: `${path}.${keyLabel(record)}`, ast: record.type }
-  }
   const element = listElementOf(ast)
-  if (element !== undefined && structOf(element) !== undefined) return { path: `${path}[]`, ast: element }
+  if (element !== undefined && documented(element)) return { path: `${path}[]`, ast: element }
   return undefined
 }
 
