@@ -1,9 +1,12 @@
+// @peculiar/x509 resolves its ASN.1 codecs through tsyringe, which needs the Reflect metadata
+// polyfill loaded before it.
+import "reflect-metadata"
 import { webcrypto } from "node:crypto"
 import { FileSystem, Path } from "@effect/platform"
 import * as x509 from "@peculiar/x509"
 import { Clock, Effect, Layer } from "effect"
 import { AirutPaths } from "../services/AirutPaths.js"
-import { type CaFiles, CaError, ProxyCa } from "../services/ProxyCa.js"
+import { CaError, type CaFiles, ProxyCa } from "../services/ProxyCa.js"
 
 // ECDSA P-256: leaf signing happens per intercepted host on the proxy's hot path, and P-256
 // signatures are an order of magnitude cheaper than RSA-2048 while every TLS client accepts them.
@@ -29,16 +32,21 @@ export const makeProxyCa = Effect.gen(function* () {
   const fail = (file: string) => (reason: string) => new CaError({ path: file, reason })
 
   const inspect: Effect.Effect<CaFiles, CaError> = Effect.gen(function* () {
+    if (!(yield* fs.exists(certPath).pipe(Effect.mapError((e) => fail(certPath)(e.message))))) {
+      return yield* fail(certPath)("missing; run `airut init` to generate the proxy CA")
+    }
     const pem = yield* fs
       .readFileString(certPath)
-      .pipe(Effect.mapError((e) => fail(certPath)(`cannot read the CA certificate (${e.message}); run \`airut init\``)))
+      .pipe(Effect.mapError((e) => fail(certPath)(`cannot read the CA certificate: ${e.message}`)))
     const cert = yield* Effect.try({
       try: () => new x509.X509Certificate(pem),
       catch: () => fail(certPath)("is not a PEM certificate"),
     })
     const keyInfo = yield* fs
       .stat(keyPath)
-      .pipe(Effect.mapError((e) => fail(keyPath)(`cannot read the CA key (${e.message}); run \`airut init\``)))
+      .pipe(
+        Effect.mapError((e) => fail(keyPath)(`cannot read the CA key (${e.message}); run \`airut init\``)),
+      )
     if ((keyInfo.mode & 0o077) !== 0) {
       return yield* fail(keyPath)(
         `is readable by other users (mode ${(keyInfo.mode & 0o777).toString(8)}); run \`chmod 600 ${keyPath}\``,
@@ -46,7 +54,9 @@ export const makeProxyCa = Effect.gen(function* () {
     }
     const now = yield* Clock.currentTimeMillis
     if (cert.notAfter.getTime() <= now) {
-      return yield* fail(certPath)(`expired on ${cert.notAfter.toISOString()}; delete ${dir} and run \`airut init\``)
+      return yield* fail(certPath)(
+        `expired on ${cert.notAfter.toISOString()}; delete ${dir} and run \`airut init\``,
+      )
     }
     return { certPath, keyPath, fingerprint: yield* fingerprintOf(cert), notAfter: cert.notAfter }
   })
@@ -82,11 +92,15 @@ export const makeProxyCa = Effect.gen(function* () {
     // The key is written to a temp file created 0600 and renamed into place, so no reader
     // ever sees a partial key or a moment where it has wider permissions.
     const tmpKey = `${keyPath}.tmp`
-    yield* fs.writeFileString(tmpKey, made.keyPem, { mode: ownerOnly }).pipe(Effect.mapError(writeFailed(tmpKey)))
+    yield* fs
+      .writeFileString(tmpKey, made.keyPem, { mode: ownerOnly })
+      .pipe(Effect.mapError(writeFailed(tmpKey)))
     yield* fs.chmod(tmpKey, ownerOnly).pipe(Effect.mapError(writeFailed(tmpKey)))
     yield* fs.rename(tmpKey, keyPath).pipe(Effect.mapError(writeFailed(keyPath)))
     const tmpCert = `${certPath}.tmp`
-    yield* fs.writeFileString(tmpCert, made.certPem, { mode: 0o644 }).pipe(Effect.mapError(writeFailed(tmpCert)))
+    yield* fs
+      .writeFileString(tmpCert, made.certPem, { mode: 0o644 })
+      .pipe(Effect.mapError(writeFailed(tmpCert)))
     yield* fs.rename(tmpCert, certPath).pipe(Effect.mapError(writeFailed(certPath)))
     return yield* inspect
   })

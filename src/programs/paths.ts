@@ -1,5 +1,5 @@
-import { Config, Effect, Option } from "effect"
 import * as path from "node:path"
+import { Config, Effect, Option } from "effect"
 
 // XDG base directories, with the spec's own fallbacks under $HOME.
 const home = Config.string("HOME").pipe(Config.withDefault("/root"))

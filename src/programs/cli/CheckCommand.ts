@@ -1,0 +1,153 @@
+import { Command } from "@effect/cli"
+import { Command as Process } from "@effect/platform"
+import { Console, Data, Effect, Either, Layer } from "effect"
+import { DockerRuntimeLive } from "../../layers/DockerRuntimeLive.js"
+import { ProxyCaLive } from "../../layers/ProxyCaLive.js"
+import { SqliteStoreLive } from "../../layers/SqliteStoreLive.js"
+import { AirutPaths } from "../../services/AirutPaths.js"
+import { formatConfigInvalid } from "../../services/ConfigLoader.js"
+import { ContainerRuntime } from "../../services/ContainerRuntime.js"
+import { ConversationStore } from "../../services/ConversationStore.js"
+import { ProxyCa } from "../../services/ProxyCa.js"
+import { configOption } from "./configOption.js"
+import { ensureStateDir, loadInstallation, storeFile } from "./installation.js"
+
+/** Raised after the report is printed, so the process exits non-zero without repeating it. */
+export class ChecksFailed extends Data.TaggedError("ChecksFailed")<{
+  readonly failed: ReadonlyArray<string>
+}> {
+  override get message() {
+    return `${this.failed.length} check(s) failed: ${this.failed.join(", ")}`
+  }
+}
+
+interface CheckResult {
+  readonly name: string
+  readonly ok: boolean
+  readonly detail: string
+}
+
+const minimumGit = [2, 25] as const
+
+/** `git --version` → "2.39.5"; fails on a missing or too old git. */
+export const checkGit = Process.make("git", "--version").pipe(
+  Process.string,
+  Effect.mapError((e) => `git not found or not runnable (${e.message}); install it (apt-get install git)`),
+  Effect.flatMap((out) => {
+    const match = /(\d+)\.(\d+)(?:\.(\d+))?/.exec(out)
+    if (match === null) return Effect.fail(`unrecognised \`git --version\` output: ${out.trim()}`)
+    const [major, minor] = [Number(match[1]), Number(match[2])]
+    const recent = major > minimumGit[0] || (major === minimumGit[0] && minor >= minimumGit[1])
+    return recent
+      ? Effect.succeed(`git ${match[0]}`)
+      : Effect.fail(`git ${match[0]} is too old; ${minimumGit.join(".")} or newer is needed`)
+  }),
+)
+
+const line = (r: CheckResult) => `${r.ok ? "ok  " : "FAIL"}  ${r.name.padEnd(10)} ${r.detail}`
+
+const run = <R>(name: string, check: Effect.Effect<string, string, R>) =>
+  check.pipe(
+    Effect.either,
+    Effect.map(
+      (result): CheckResult =>
+        Either.match(result, {
+          onLeft: (detail) => ({ name, ok: false, detail }),
+          onRight: (detail) => ({ name, ok: true, detail }),
+        }),
+    ),
+    Effect.tap((r) => Console.log(line(r))),
+  )
+
+/**
+ * `airut check`: one line per prerequisite, all of them tried even after a failure, exit code
+ * non-zero when any failed.
+ */
+export const checkCommand = Command.make("check", { config: configOption }, ({ config }) =>
+  Effect.gen(function* () {
+    const installation = yield* loadInstallation(config).pipe(Effect.either)
+    const results: Array<CheckResult> = []
+
+    if (Either.isLeft(installation)) {
+      const e = installation.left
+      results.push(
+        yield* run(
+          "config",
+          Effect.fail(
+            e._tag === "ConfigInvalid"
+              ? formatConfigInvalid(e).replace(/\n/g, "\n                ")
+              : e.message,
+          ),
+        ),
+      )
+      results.push(yield* run("git", checkGit))
+      return yield* report(results)
+    }
+
+    const { loaded, paths } = installation.right
+    const repoCount = Object.keys(loaded.config.repos).length
+    results.push(
+      yield* run(
+        "config",
+        Effect.succeed(
+          loaded.exists
+            ? `${loaded.file} (${repoCount} ${repoCount === 1 ? "repository" : "repositories"})`
+            : `${loaded.file} not found: embedded defaults (no repositories); \`airut init\` writes a starter`,
+        ),
+      ),
+    )
+    results.push(yield* run("git", checkGit))
+
+    const socketPath = loaded.config.container.socket
+    results.push(
+      yield* run(
+        "engine",
+        Effect.flatMap(ContainerRuntime, (rt) => rt.version).pipe(
+          Effect.map((v) => `${v.product} ${v.version} (API ${v.apiVersion}) at ${socketPath}`),
+          Effect.mapError((e) => e.message),
+          Effect.provide(DockerRuntimeLive({ socketPath })),
+          Effect.timeoutFail({
+            duration: "10 seconds",
+            onTimeout: () => `no answer from ${socketPath} in 10 s`,
+          }),
+        ),
+      ),
+    )
+
+    const dbFile = storeFile(paths)
+    results.push(
+      yield* run(
+        "store",
+        ensureStateDir(paths).pipe(
+          Effect.zipRight(
+            Effect.flatMap(ConversationStore, (store) => store.healthCheck).pipe(
+              Effect.provide(SqliteStoreLive({ filename: dbFile })),
+            ),
+          ),
+          Effect.as(`${dbFile} writable`),
+          Effect.mapError((e) => `${dbFile}: ${e.message}`),
+        ),
+      ),
+    )
+
+    results.push(
+      yield* run(
+        "proxy CA",
+        Effect.flatMap(ProxyCa, (ca) => ca.inspect).pipe(
+          Effect.map(
+            (ca) =>
+              `${ca.certPath} (SHA-256 ${ca.fingerprint.slice(0, 23)}…, valid until ${ca.notAfter.toISOString().slice(0, 10)})`,
+          ),
+          Effect.mapError((e) => e.message),
+          Effect.provide(ProxyCaLive.pipe(Layer.provide(Layer.succeed(AirutPaths, paths)))),
+        ),
+      ),
+    )
+    return yield* report(results)
+  }),
+).pipe(Command.withDescription("Check the config, git, the container engine, the store and the proxy CA."))
+
+const report = (results: ReadonlyArray<CheckResult>) => {
+  const failed = results.filter((r) => !r.ok).map((r) => r.name)
+  return failed.length === 0 ? Console.log("all checks passed") : Effect.fail(new ChecksFailed({ failed }))
+}
