@@ -212,7 +212,7 @@ export const makeDockerRuntime = (options: DockerRuntimeOptions) =>
       const { tag } = request
       const failed = (detail: string, tail: ReadonlyArray<string>) =>
         new ImageBuildFailed({ tag, detail, lastLines: tail })
-      const archive = yield* packBuildContext(tag, request.context)
+      const archive = yield* packBuildContext(tag, request.context, request.executables)
       const response = yield* engine
         .stream(
           {

@@ -71,6 +71,8 @@ export interface BuildRequest {
   /** Ignore the layer cache (stale images are rebuilt this way). */
   readonly noCache?: boolean
   readonly labels?: StringMap
+  /** Context paths packed with mode 0755 (all others 0644), e.g. an entrypoint script. */
+  readonly executables?: ReadonlyArray<string>
 }
 
 export interface ImageInfo {

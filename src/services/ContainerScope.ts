@@ -46,6 +46,8 @@ export const removeContainerQuietly = (id: ContainerId): Effect.Effect<void, nev
     yield* runtime.killContainer(id)
     yield* runtime.removeContainer(id)
   }).pipe(
+    // Releases run uninterruptibly; the engine calls must not, or the timeout could not stop them.
+    Effect.interruptible,
     Effect.timeout(releaseTimeout),
     Effect.catchAllCause(logReleaseFailure("container", id)),
     Effect.withSpan("ContainerScope.removeContainer", { attributes: { id } }),
@@ -54,6 +56,7 @@ export const removeContainerQuietly = (id: ContainerId): Effect.Effect<void, nev
 /** Removes a network; never fails, bounded in time. */
 export const removeNetworkQuietly = (name: string): Effect.Effect<void, never, ContainerRuntime> =>
   Effect.flatMap(ContainerRuntime, (runtime) => runtime.removeNetwork(name)).pipe(
+    Effect.interruptible,
     Effect.timeout(releaseTimeout),
     Effect.catchAllCause(logReleaseFailure("network", name)),
     Effect.withSpan("ContainerScope.removeNetwork", { attributes: { name } }),
@@ -102,16 +105,22 @@ export const acquireNetwork = (
     )
   }).pipe(Effect.withSpan("ContainerScope.acquireNetwork", { attributes: { name: spec.name } }))
 
+export interface SweepFailure {
+  readonly kind: "container" | "network"
+  readonly id: string
+  readonly error: EngineError
+}
+
 export interface SweepReport {
   readonly containers: ReadonlyArray<ContainerId>
   readonly networks: ReadonlyArray<string>
   /** What could not be removed, with why; the caller decides whether that stops a start. */
-  readonly failures: ReadonlyArray<{
-    readonly kind: "container" | "network"
-    readonly id: string
-    readonly error: EngineError
-  }>
+  readonly failures: ReadonlyArray<SweepFailure>
 }
+
+const sweepFailure =
+  (kind: SweepFailure["kind"], id: string) =>
+  (error: EngineError): SweepFailure => ({ kind, id, error })
 
 /**
  * Removes every container, then every network, carrying all of `selector` (default: everything
@@ -126,21 +135,22 @@ export const sweepOrphans = (
     const [containerFailures, removedContainers] = yield* Effect.partition(
       containers,
       (c) =>
-        runtime.killContainer(c.id).pipe(
-          Effect.zipRight(runtime.removeContainer(c.id)),
-          Effect.as(c.id),
-          Effect.mapError((error) => ({ kind: "container" as const, id: c.id, error })),
-        ),
+        runtime
+          .killContainer(c.id)
+          .pipe(
+            Effect.zipRight(runtime.removeContainer(c.id)),
+            Effect.as(c.id),
+            Effect.mapError(sweepFailure("container", c.id)),
+          ),
       { concurrency: 4 },
     )
     const networks = yield* runtime.listNetworks(selector)
     const [networkFailures, removedNetworks] = yield* Effect.partition(
       networks,
       (n) =>
-        runtime.removeNetwork(n.name).pipe(
-          Effect.as(n.name),
-          Effect.mapError((error) => ({ kind: "network" as const, id: n.name, error })),
-        ),
+        runtime
+          .removeNetwork(n.name)
+          .pipe(Effect.as(n.name), Effect.mapError(sweepFailure("network", n.name))),
       { concurrency: 4 },
     )
     const report: SweepReport = {

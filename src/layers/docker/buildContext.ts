@@ -12,12 +12,13 @@ const isSafePath = (path: string): boolean =>
   path.split("/").every((segment) => segment !== "" && segment !== "." && segment !== "..")
 
 /**
- * The build context as a tar archive, entries sorted by name with fixed metadata (mode 0644,
- * mtime 0, root owner) so the same files always make the same bytes.
+ * The build context as a tar archive, entries sorted by name with fixed metadata (mode 0644 or
+ * 0755 for `executables`, mtime 0, root owner) so the same files always make the same bytes.
  */
 export const packBuildContext = (
   tag: string,
   context: BuildContext,
+  executables: ReadonlyArray<string> = [],
 ): Effect.Effect<Buffer, ImageBuildFailed> =>
   Effect.gen(function* () {
     const fail = (detail: string) => new ImageBuildFailed({ tag, detail, lastLines: [] })
@@ -31,7 +32,14 @@ export const packBuildContext = (
         for (const name of names) {
           const bytes = context.get(name) ?? new Uint8Array(0)
           pack.entry(
-            { name, mode: 0o644, mtime: new Date(0), uid: 0, gid: 0, type: "file" },
+            {
+              name,
+              mode: executables.includes(name) ? 0o755 : 0o644,
+              mtime: new Date(0),
+              uid: 0,
+              gid: 0,
+              type: "file",
+            },
             Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
           )
         }
