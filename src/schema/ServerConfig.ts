@@ -178,6 +178,11 @@ const Smtp = Schema.Struct({
   server: required(NonEmptyString, "SMTP server host name."),
   port: withDefault(Port, 587, "SMTP port (STARTTLS)."),
   require_auth: withDefault(Flag, true, "Log in before sending."),
+  tls: withDefault(
+    oneOf("starttls", "implicit"),
+    "starttls",
+    "How the connection is encrypted: `starttls` (required, never sent in clear; usually port 587) or `implicit` (TLS from the start; usually port 465).",
+  ),
   password: optional(Secret, "SMTP password, when it differs from `account.password`. Use `!env`."),
 })
 
@@ -205,6 +210,21 @@ const Email = Schema.Struct({
   processed_folder: optional(
     NonEmptyString,
     "IMAP folder that handled messages are moved to. When absent they are deleted (after they are safely recorded).",
+  ),
+  max_message_bytes: withDefault(
+    integer(1024),
+    26214400,
+    "Largest mail (with its attachments) that is read. A bigger one from an authorized sender is answered with a note saying so, and not run.",
+  ),
+  max_replies_per_hour: withDefault(
+    integer(1),
+    30,
+    "Most mails sent to one address in an hour, a guard against mail loops; a reply beyond it is not sent and the task ends with a channel error.",
+  ),
+  model_aliases: withDefault(
+    mapping(NonEmptyString, "alias", NonEmptyString),
+    { opus: "opus", sonnet: "sonnet", haiku: "haiku" },
+    "Words a new conversation may name as the To address's `+subaddress` (e.g. `airut+sonnet@example.com`) to pick its model, mapped to the model name; by default `opus`, `sonnet` and `haiku`, each naming itself. Other subaddresses are ignored.",
   ),
 })
 
