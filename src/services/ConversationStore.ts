@@ -16,8 +16,18 @@ export class StoreError extends Data.TaggedError("StoreError")<{
   readonly cause: unknown
 }> {
   override get message(): string {
-    return `conversation store: ${this.operation} failed`
+    return `conversation store: ${this.operation} failed${causeDetail(this.cause)}`
   }
+}
+
+// The innermost error message (SqlError wraps the driver's error, which says what went wrong:
+// "unable to open database file", "database is locked"), so operators see the reason.
+const causeDetail = (cause: unknown): string => {
+  let detail = ""
+  for (let at = cause, depth = 0; at instanceof Error && depth < 5; at = at.cause, depth++) {
+    if (at.message !== "") detail = at.message
+  }
+  return detail === "" ? "" : `: ${detail}`
 }
 
 export class ConversationNotFound extends Data.TaggedError("ConversationNotFound")<{
