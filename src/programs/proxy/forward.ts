@@ -1,0 +1,468 @@
+/**
+ * One request through the proxy: where it goes (Host, SNI, target), whether the allowlist lets
+ * it, what its body may do (GraphQL operations, Anthropic server tools), which credentials go
+ * in, then forwarding and streaming the answer back, and one log line whatever happened.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http"
+import { Clock, Effect, Either, Option } from "effect"
+import {
+  allowsSiteWideGet,
+  type CompiledAllowlist,
+  decide,
+  deniedRequest,
+  entryLines,
+  howToAdd,
+} from "./allowlist.js"
+import { isMessagesRequest, messagesBodyLimit, trimServerTools } from "./anthropicTools.js"
+import { type MaskedSecrets, swapMaskedSecrets } from "./credentials.js"
+import { Blocked, ClientGone, type UpstreamFailed } from "./errors.js"
+import { checkGraphql, graphqlBodyLimit } from "./graphql.js"
+import type { LogSink } from "./log.js"
+import { normalizeHost, parseTarget } from "./requestTarget.js"
+import { detectSigV4, needsBody, resign, type SigningEntry } from "./sigv4.js"
+import type { Upstream } from "./upstream.js"
+
+export interface ProxyCore {
+  readonly allowlist: CompiledAllowlist
+  readonly masked: MaskedSecrets
+  readonly signing: ReadonlyArray<SigningEntry>
+  readonly upstream: Upstream
+  readonly emit: LogSink
+}
+
+export type Scheme = "http" | "https"
+
+/** What the log line reports beyond the request itself, filled in as the request proceeds. */
+interface Note {
+  host: string
+  swapped: number
+  stripped: number
+  graphql?: string
+  toolDomains?: string
+}
+
+interface Relayed {
+  readonly status: number
+  readonly bytes: number
+  /** Set when the exchange broke after the status was sent. */
+  readonly error?: string
+}
+
+// Connection-level headers (RFC 9110 7.6.1) are not forwarded; Host is re-added once, checked.
+const hopByHop = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authorization",
+  "proxy-authenticate",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "expect",
+  "host",
+])
+
+const headerValues = (raw: ReadonlyArray<string>, lowerName: string): Array<string> => {
+  const values: Array<string> = []
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    if ((raw[i] ?? "").toLowerCase() === lowerName) values.push(raw[i + 1] ?? "")
+  }
+  return values
+}
+
+const forwardHeaders = (raw: ReadonlyArray<string>, host: string): Array<string> => {
+  const named = new Set(
+    headerValues(raw, "connection").flatMap((v) => v.split(",").map((t) => t.trim().toLowerCase())),
+  )
+  const out: Array<string> = ["Host", host]
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i] ?? ""
+    const lower = name.toLowerCase()
+    if (!hopByHop.has(lower) && !named.has(lower)) out.push(name, raw[i + 1] ?? "")
+  }
+  return out
+}
+
+const withContentLength = (raw: ReadonlyArray<string>, length: number): Array<string> => {
+  const out: Array<string> = []
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    if ((raw[i] ?? "").toLowerCase() !== "content-length") out.push(raw[i] ?? "", raw[i + 1] ?? "")
+  }
+  out.push("Content-Length", String(length))
+  return out
+}
+
+const responseHopByHop = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "upgrade",
+  "trailer",
+])
+
+const responseHeaders = (raw: ReadonlyArray<string>): Array<string> => {
+  const out: Array<string> = []
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    if (!responseHopByHop.has((raw[i] ?? "").toLowerCase())) out.push(raw[i] ?? "", raw[i + 1] ?? "")
+  }
+  return out
+}
+
+const hasBody = (req: IncomingMessage) =>
+  req.headers["transfer-encoding"] !== undefined ||
+  (req.headers["content-length"] !== undefined && req.headers["content-length"] !== "0")
+
+/** Reads the whole request body, refusing one over `limit` bytes. */
+const readBody = (req: IncomingMessage, limit: number) =>
+  Effect.async<Uint8Array, Blocked | ClientGone>((resume) => {
+    const chunks: Array<Buffer> = []
+    let size = 0
+    const cleanup = () => {
+      req.off("data", onData)
+      req.off("end", onEnd)
+      req.off("error", onError)
+      req.off("aborted", onAborted)
+    }
+    const onData = (chunk: Buffer) => {
+      size += chunk.length
+      if (size > limit) {
+        cleanup()
+        resume(
+          Effect.fail(
+            new Blocked({
+              status: 413,
+              code: "request_too_large",
+              explanation: `The request body is over ${limit} bytes, more than the proxy inspects for this endpoint.`,
+              reason: "body too large to inspect",
+            }),
+          ),
+        )
+      } else {
+        chunks.push(chunk)
+      }
+    }
+    const onEnd = () => {
+      cleanup()
+      resume(Effect.succeed(Buffer.concat(chunks, size)))
+    }
+    const onError = (error: Error) => {
+      cleanup()
+      resume(Effect.fail(new ClientGone({ detail: error.message })))
+    }
+    const onAborted = () => onError(new Error("the agent closed the connection"))
+    req.on("data", onData)
+    req.on("end", onEnd)
+    req.on("error", onError)
+    req.on("aborted", onAborted)
+    return Effect.sync(cleanup)
+  })
+
+/** Streams the upstream answer to the agent, counting body bytes. */
+const relay = (upstream: IncomingMessage, res: ServerResponse) =>
+  Effect.async<Relayed>((resume) => {
+    const status = upstream.statusCode ?? 502
+    let bytes = 0
+    let settled = false
+    const done = (error?: string) => {
+      if (settled) return
+      settled = true
+      resume(Effect.succeed(error === undefined ? { status, bytes } : { status, bytes, error }))
+    }
+    res.writeHead(status, upstream.statusMessage, responseHeaders(upstream.rawHeaders))
+    upstream.on("data", (chunk: Buffer) => {
+      bytes += chunk.length
+    })
+    upstream.on("error", (error) => {
+      res.destroy()
+      done(`upstream broke off: ${error.message}`)
+    })
+    res.on("finish", () => done())
+    res.on("close", () => {
+      if (!res.writableFinished) {
+        upstream.destroy()
+        done("the agent closed the connection")
+      }
+    })
+    upstream.pipe(res)
+    return Effect.sync(() => {
+      upstream.destroy()
+      res.destroy()
+    })
+  })
+
+const respondJson = (res: ServerResponse, status: number, body: Record<string, string>) =>
+  Effect.sync(() => {
+    if (res.headersSent || res.destroyed) {
+      res.destroy()
+      return
+    }
+    const text = `${JSON.stringify(body)}\n`
+    res.writeHead(status, {
+      "content-type": "application/json",
+      "content-length": Buffer.byteLength(text),
+    })
+    res.end(text)
+  })
+
+/** The SNI name of a TLS connection (Node sets `servername` on server sockets; @types/node omits it). */
+const serverNameOf = (socket: unknown): string | undefined =>
+  typeof socket === "object" &&
+  socket !== null &&
+  "servername" in socket &&
+  typeof socket.servername === "string"
+    ? socket.servername
+    : undefined
+
+const refuse = (status: 400 | 403, code: string, explanation: string, reason: string) =>
+  new Blocked({ status, code, explanation, reason })
+
+const route = (core: ProxyCore, req: IncomingMessage, res: ServerResponse, scheme: Scheme, note: Note) =>
+  Effect.gen(function* () {
+    const method = req.method ?? ""
+    if (method === "CONNECT") {
+      return yield* refuse(403, "connect_not_allowed", connectExplanation, "CONNECT refused")
+    }
+    const hosts = headerValues(req.rawHeaders, "host")
+    const hostHeader = hosts[0]
+    if (hosts.length !== 1 || hostHeader === undefined) {
+      return yield* refuse(
+        400,
+        "bad_request",
+        "The request must carry exactly one Host header.",
+        "Host header count",
+      )
+    }
+    const parsedHost = normalizeHost(hostHeader)
+    if (Option.isNone(parsedHost)) {
+      return yield* refuse(
+        400,
+        "bad_request",
+        `The Host header ${JSON.stringify(hostHeader)} is not a host name.`,
+        "bad Host",
+      )
+    }
+    const host = parsedHost.value
+    note.host = host.name
+    if (scheme === "https") {
+      const sni = serverNameOf(req.socket)
+      const sniHost = sni === undefined ? Option.none() : normalizeHost(sni)
+      if (Option.isNone(sniHost) || sniHost.value.name !== host.name) {
+        const opened = Option.isSome(sniHost) ? sniHost.value.name : "no name"
+        return yield* refuse(
+          403,
+          "blocked_by_network_allowlist",
+          `The Host header names ${host.name} but this TLS connection was opened for ${opened}; a connection may only carry requests for the host it was opened for.`,
+          "Host does not match SNI",
+        )
+      }
+    }
+    const target = yield* parseTarget(req.url ?? "", host)
+    const decision = decide(core.allowlist, host, method, target.match)
+    if (decision._tag === "Denied") {
+      return yield* deniedRequest(
+        decision.what,
+        host.name,
+        method,
+        target.decodedPath,
+        target.rawQuery !== undefined,
+      )
+    }
+
+    const messages = isMessagesRequest(host.name, target.decodedPath, method)
+    const signature = Option.filter(detectSigV4(core.signing, req.rawHeaders, target.rawQuery), (m) =>
+      m.entry.scopes.some((g) => g.test(host.name)),
+    )
+    const signatureNeedsBody = Option.isSome(signature) && needsBody(signature.value, req.rawHeaders)
+    let body: Uint8Array | undefined
+    if (decision.graphql.length > 0 || messages || signatureNeedsBody) {
+      const encoding = req.headers["content-encoding"]
+      if (hasBody(req) && encoding !== undefined && encoding.toLowerCase() !== "identity") {
+        return yield* refuse(
+          403,
+          "encoded_body_not_allowed",
+          `The proxy must read this request's body and cannot with Content-Encoding ${encoding}; send it uncompressed.`,
+          "compressed body to inspect",
+        )
+      }
+      body = hasBody(req)
+        ? yield* readBody(
+            req,
+            Math.max(
+              messages ? messagesBodyLimit : 0,
+              signatureNeedsBody ? messagesBodyLimit : 0,
+              graphqlBodyLimit + 1,
+            ),
+          )
+        : new Uint8Array(0)
+    }
+
+    if (decision.graphql.length > 0) {
+      const verdict = checkGraphql(decision.graphql, body, target.rawQuery)
+      if (Either.isLeft(verdict)) {
+        const refused = verdict.left.verdict
+        if (refused !== undefined) note.graphql = refused.operation
+        return yield* new Blocked({
+          status: 403,
+          code: "graphql_operation_blocked",
+          explanation:
+            refused === undefined
+              ? `The GraphQL request to ${host.name}${target.decodedPath} was refused: ${verdict.left.detail}.`
+              : `The GraphQL ${verdict.left.detail} by the network allowlist for ${host.name}${target.decodedPath}. ${howToAdd}`,
+          reason: `graphql: ${verdict.left.detail}`,
+          ...(refused === undefined
+            ? {}
+            : { add: entryLines(host.name, target.decodedPath, method, refused) }),
+        })
+      }
+      note.graphql = verdict.right.operation
+    }
+
+    if (messages && body !== undefined) {
+      const trimmed = yield* trimServerTools(body, (name) =>
+        Option.match(normalizeHost(name), {
+          onNone: () => false,
+          onSome: (h) => allowsSiteWideGet(core.allowlist, h),
+        }),
+      )
+      body = trimmed.body
+      if (Option.isSome(trimmed.note)) note.toolDomains = trimmed.note.value
+    }
+
+    const swap = swapMaskedSecrets(core.masked, host.name, forwardHeaders(req.rawHeaders, hostHeader))
+    let headers: ReadonlyArray<string> = swap.headers
+    note.swapped += swap.swapped
+    note.stripped += swap.stripped
+
+    let outTarget = target.raw
+    if (Option.isSome(signature)) {
+      const resigned = yield* resign(signature.value, {
+        method,
+        host: hostHeader,
+        rawPath: target.rawPath,
+        rawQuery: target.rawQuery,
+        rawHeaders: headers,
+        body,
+      }).pipe(
+        Effect.catchTag("SigningFailed", (e) =>
+          Effect.fail(
+            refuse(
+              403,
+              "aws_signing_failed",
+              `The AWS request could not be re-signed: ${e.detail}.`,
+              e.detail,
+            ),
+          ),
+        ),
+      )
+      headers = resigned.rawHeaders
+      outTarget = resigned.rawQuery === undefined ? target.rawPath : `${target.rawPath}?${resigned.rawQuery}`
+      note.swapped += 1
+    }
+    if (body !== undefined) headers = withContentLength(headers, body.length)
+
+    const upstream = yield* core.upstream.request({
+      scheme,
+      host: host.name,
+      isIp: host.isIp,
+      method,
+      target: outTarget,
+      headers,
+      body: body ?? req,
+    })
+    return yield* relay(upstream, res)
+  })
+
+export const connectExplanation =
+  "CONNECT is not allowed: the sandbox has no tunnels. Send plain HTTP or HTTPS requests to the host; the proxy checks each one against the network allowlist."
+
+type Outcome =
+  | { readonly action: "allowed"; readonly relayed: Relayed }
+  | { readonly action: "blocked"; readonly blocked: Blocked }
+  | { readonly action: "error"; readonly status?: number; readonly reason: string }
+
+/** The request handler for one listener. Never fails: every outcome is answered and logged. */
+export const handleRequest = (core: ProxyCore, req: IncomingMessage, res: ServerResponse, scheme: Scheme) =>
+  Effect.gen(function* () {
+    const started = yield* Clock.currentTimeMillis
+    const method = req.method ?? ""
+    const path = req.url ?? ""
+    const note: Note = { host: "", swapped: 0, stripped: 0 }
+    // The body names the request first, then says why and (for allowlist misses) what to add.
+    const answer = (status: number, error: string, message: string, add?: string) =>
+      respondJson(res, status, {
+        error,
+        host: note.host,
+        path,
+        method,
+        message,
+        ...(add === undefined ? {} : { add }),
+      })
+
+    const outcome: Outcome = yield* route(core, req, res, scheme, note).pipe(
+      Effect.map((relayed): Outcome => ({ action: "allowed", relayed })),
+      Effect.catchTags({
+        Blocked: (blocked) =>
+          Effect.as(answer(blocked.status, blocked.code, blocked.explanation, blocked.add), {
+            action: "blocked",
+            blocked,
+          } as const),
+        UpstreamFailed: (failed: UpstreamFailed) =>
+          Effect.as(
+            answer(502, "upstream_unreachable", `The proxy could not reach ${note.host}: ${failed.detail}`),
+            { action: "error", status: 502, reason: failed.detail } as const,
+          ),
+        ClientGone: (gone) => Effect.succeed({ action: "error", reason: gone.detail } as const),
+      }),
+      Effect.catchAllDefect((defect) =>
+        Effect.as(answer(500, "proxy_error", "The proxy failed while handling this request."), {
+          action: "error",
+          status: 500,
+          reason: `proxy defect: ${String(defect)}`,
+        } as const),
+      ),
+    )
+
+    const ended = yield* Clock.currentTimeMillis
+    const common = {
+      kind: "request" as const,
+      time: new Date(started).toISOString(),
+      method,
+      host: note.host,
+      path,
+      durationMs: ended - started,
+      swapped: note.swapped,
+      ...(note.stripped > 0 ? { stripped: note.stripped } : {}),
+      ...(note.graphql === undefined ? {} : { graphql: note.graphql }),
+      ...(note.toolDomains === undefined ? {} : { toolDomains: note.toolDomains }),
+    }
+    switch (outcome.action) {
+      case "allowed": {
+        const { relayed } = outcome
+        yield* core.emit({
+          ...common,
+          action: relayed.error === undefined ? "allowed" : "error",
+          status: relayed.status,
+          bytes: relayed.bytes,
+          ...(relayed.error === undefined ? {} : { reason: relayed.error }),
+        })
+        return
+      }
+      case "blocked":
+        yield* core.emit({
+          ...common,
+          action: "blocked",
+          status: outcome.blocked.status,
+          reason: outcome.blocked.reason,
+        })
+        return
+      case "error":
+        yield* core.emit({
+          ...common,
+          action: "error",
+          ...(outcome.status === undefined ? {} : { status: outcome.status }),
+          reason: outcome.reason,
+        })
+    }
+  })

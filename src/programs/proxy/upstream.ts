@@ -1,0 +1,125 @@
+/**
+ * Connections to the real destinations. One keep-alive pool per scheme (the agent's many short
+ * requests to the same API reuse warm TLS connections), upstream certificates always verified
+ * against the host's name, and `upstream_overrides` routing a host to another address without
+ * changing the name TLS checks.
+ */
+import { Resolver } from "node:dns"
+import * as http from "node:http"
+import * as https from "node:https"
+import type { LookupFunction } from "node:net"
+import { rootCertificates } from "node:tls"
+import { Effect } from "effect"
+import type { ProxyConfig } from "../../schema/ProxyConfig.js"
+import { UpstreamFailed } from "./errors.js"
+
+export interface UpstreamRequest {
+  readonly scheme: "http" | "https"
+  /** Normalized host name: where to connect (unless overridden) and the name TLS verifies. */
+  readonly host: string
+  readonly isIp: boolean
+  readonly method: string
+  /** Origin-form target. */
+  readonly target: string
+  /** Raw header list, hop-by-hop headers already removed. */
+  readonly headers: ReadonlyArray<string>
+  /** A buffered (possibly rewritten) body, or the agent's request stream to pipe through. */
+  readonly body: Uint8Array | NodeJS.ReadableStream
+}
+
+export interface Upstream {
+  readonly request: (r: UpstreamRequest) => Effect.Effect<http.IncomingMessage, UpstreamFailed>
+  readonly destroy: Effect.Effect<void>
+}
+
+const parseAddress = (address: string): { host: string; port: number } => {
+  const colon = address.lastIndexOf(":")
+  const host = address.slice(0, colon)
+  return { host: host.startsWith("[") ? host.slice(1, -1) : host, port: Number(address.slice(colon + 1)) }
+}
+
+// Name resolution through the configured servers instead of the sidecar's resolv.conf.
+const lookupVia = (servers: ReadonlyArray<string>): LookupFunction => {
+  const resolver = new Resolver()
+  resolver.setServers([...servers])
+  return (hostname, options, callback) => {
+    resolver.resolve4(hostname, (error, addresses) => {
+      if (error !== null || addresses.length === 0) {
+        callback(error ?? new Error(`no address for ${hostname}`), "", 4)
+      } else if (options.all === true) {
+        callback(
+          null,
+          addresses.map((address) => ({ address, family: 4 })),
+        )
+      } else {
+        callback(null, addresses[0] ?? "", 4)
+      }
+    })
+  }
+}
+
+/** Objects with arrays for repeated names: the form Node's client accepts on every version. */
+const headerObject = (raw: ReadonlyArray<string>): http.OutgoingHttpHeaders => {
+  const out: Record<string, string | Array<string>> = {}
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i] ?? ""
+    const value = raw[i + 1] ?? ""
+    const existing = out[name]
+    out[name] =
+      existing === undefined ? value : Array.isArray(existing) ? [...existing, value] : [existing, value]
+  }
+  return out
+}
+
+export const makeUpstream = (config: ProxyConfig): Upstream => {
+  const overrides = new Map(
+    Object.entries(config.upstreamOverrides).map(([h, a]) => [h.toLowerCase(), parseAddress(a)]),
+  )
+  const lookup = config.upstreamDns === undefined ? undefined : lookupVia(config.upstreamDns)
+  const common = {
+    keepAlive: true,
+    keepAliveMsecs: 30_000,
+    maxSockets: 256,
+    maxFreeSockets: 64,
+    scheduling: "lifo" as const,
+    ...(lookup === undefined ? {} : { lookup }),
+  }
+  const httpAgent = new http.Agent(common)
+  const httpsAgent = new https.Agent({
+    ...common,
+    ...(config.upstreamCaPem === undefined ? {} : { ca: [...rootCertificates, config.upstreamCaPem] }),
+  })
+
+  const request = (r: UpstreamRequest) =>
+    Effect.async<http.IncomingMessage, UpstreamFailed>((resume) => {
+      const override = overrides.get(r.host)
+      const destination = override ?? { host: r.host, port: r.scheme === "https" ? 443 : 80 }
+      const options: https.RequestOptions = {
+        host: destination.host,
+        port: destination.port,
+        method: r.method,
+        path: r.target,
+        headers: headerObject(r.headers),
+        setHost: false,
+        agent: r.scheme === "https" ? httpsAgent : httpAgent,
+        ...(r.scheme === "https" && !r.isIp ? { servername: r.host } : {}),
+      }
+      const onResponse = (response: http.IncomingMessage) => resume(Effect.succeed(response))
+      const outgoing =
+        r.scheme === "https" ? https.request(options, onResponse) : http.request(options, onResponse)
+      outgoing.on("error", (error) =>
+        resume(Effect.fail(new UpstreamFailed({ detail: `${r.host}: ${error.message}` }))),
+      )
+      if (r.body instanceof Uint8Array) outgoing.end(r.body)
+      else r.body.pipe(outgoing)
+      return Effect.sync(() => outgoing.destroy())
+    })
+
+  return {
+    request,
+    destroy: Effect.sync(() => {
+      httpAgent.destroy()
+      httpsAgent.destroy()
+    }),
+  }
+}
