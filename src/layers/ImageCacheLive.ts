@@ -1,4 +1,4 @@
-import { Clock, Duration, Effect, Layer, Option } from "effect"
+import { Cause, Clock, Duration, Effect, Layer, Option } from "effect"
 import {
   type BuildContext,
   ContainerRuntime,
@@ -57,6 +57,26 @@ export const makeImageCache = (options: ImageCacheOptions = {}) =>
         Effect.annotateLogs({ image: plan.tag }),
       )
 
+    // A rebuilt tag leaves its previous image untagged. Remove it now rather than let one pile up
+    // per repository per day; one still used by a running task stays for the image prune.
+    const replace = (plan: TagPlan, previous: ImageInfo, noCache: boolean) =>
+      build(plan, noCache).pipe(
+        Effect.tap((built) =>
+          built.id === previous.id
+            ? Effect.void
+            : runtime.removeImage(previous.id).pipe(
+                Effect.catchIf(
+                  (e) => e._tag === "ContainerError" && e.reason === "Conflict",
+                  () => Effect.logDebug("previous image still in use; left for the image prune"),
+                ),
+                Effect.catchAllCause((cause) =>
+                  Effect.logWarning("could not remove the previous image", Cause.pretty(cause)),
+                ),
+                Effect.annotateLogs({ image: plan.tag, previous: previous.id }),
+              ),
+        ),
+      )
+
     const ensureTag = (plan: TagPlan) =>
       singleFlight(
         plan.tag,
@@ -66,10 +86,11 @@ export const makeImageCache = (options: ImageCacheOptions = {}) =>
           if (Option.isNone(existing)) return yield* build(plan, false).pipe(Effect.map(ensured("built")))
           const image = existing.value
           if (now - image.createdAt >= maxAgeMillis) {
-            return yield* build(plan, true).pipe(Effect.map(ensured("rebuilt")))
+            return yield* replace(plan, image, true).pipe(Effect.map(ensured("rebuilt")))
           }
-          if (image.createdAt < plan.notBefore)
-            return yield* build(plan, false).pipe(Effect.map(ensured("built")))
+          if (image.createdAt < plan.notBefore) {
+            return yield* replace(plan, image, false).pipe(Effect.map(ensured("built")))
+          }
           return ensured("cached")(image)
         }),
       )

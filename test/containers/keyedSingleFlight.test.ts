@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, Ref, TestClock } from "effect"
+import { Deferred, Effect, Exit, Fiber, Ref, Scope, TestClock } from "effect"
 import { makeKeyedSingleFlight } from "../../src/layers/imageCache/keyedSingleFlight.js"
 
 describe("keyed single flight", () => {
@@ -66,6 +66,16 @@ describe("keyed single flight", () => {
       yield* TestClock.adjust("1 second")
       assert.strictEqual(yield* Fiber.join(second), "done")
       assert.isTrue(Exit.isInterrupted(yield* Fiber.await(first)))
+    }),
+  )
+
+  it.effect("after the owner's scope closes, calls end (interrupted) instead of hanging", () =>
+    Effect.gen(function* () {
+      const scope = yield* Scope.make()
+      const flight = yield* makeKeyedSingleFlight<string, string, never>().pipe(Scope.extend(scope))
+      yield* Scope.close(scope, Exit.void)
+      const exit = yield* flight("k", Effect.succeed("late")).pipe(Effect.exit)
+      assert.isTrue(Exit.isInterrupted(exit))
     }),
   )
 })

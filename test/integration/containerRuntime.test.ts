@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, layer } from "@effect/vitest"
@@ -30,7 +30,10 @@ layer(PodmanRuntime, { excludeTestServices: true, timeout: "60 seconds" })(
     it.scoped("runs with mounts, env, stdin and capabilities; the scope removes the container", () =>
       Effect.gen(function* () {
         const runtime = yield* ContainerRuntime
-        const dir = mkdtempSync(join(tmpdir(), "airut-rt-"))
+        const dir = yield* Effect.acquireRelease(
+          Effect.sync(() => mkdtempSync(join(tmpdir(), "airut-rt-"))),
+          (d) => Effect.sync(() => rmSync(d, { recursive: true, force: true })),
+        )
         writeFileSync(join(dir, "in.txt"), "from the host\n")
         const run = uniqueRunId
         const label = yield* run
