@@ -16,6 +16,7 @@ export interface MethodResult {
 }
 
 export interface AuthenticationResults {
+  /** Empty when the server wrote none (Microsoft 365). */
   readonly authservId: string
   readonly results: ReadonlyArray<MethodResult>
 }
@@ -107,10 +108,12 @@ const parseResinfo = (text: string): MethodResult | undefined => {
 export const parseAuthenticationResults = (value: string): Either.Either<AuthenticationResults, string> => {
   const parts = splitOutsideQuotes(stripComments(value.replace(/\r?\n[ \t]+/g, " ")), ";")
   const idPart = (parts[0] ?? "").trim().split(/\s+/)[0] ?? ""
-  const authservId = unquote(idPart)
-  if (authservId.length === 0) return Either.left("no authserv-id")
+  // Microsoft 365 writes no authserv-id: the value starts with a result (`spf=pass ...`).
+  const withoutId = idPart.includes("=")
+  const authservId = withoutId ? "" : unquote(idPart)
+  if (!withoutId && authservId.length === 0) return Either.left("no authserv-id")
   const results = parts
-    .slice(1)
+    .slice(withoutId ? 0 : 1)
     .map((p) => p.trim())
     .filter((p) => p.length > 0 && p.toLowerCase() !== "none")
     .flatMap((p) => {

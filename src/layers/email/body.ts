@@ -72,8 +72,27 @@ const trimBlankEdges = (lines: ReadonlyArray<string>): Array<string> => {
   return lines.slice(from, to)
 }
 
+/** Joins quotes separated only by blank lines (an attribution line and its quote, say). */
+const mergeQuotes = (segments: ReadonlyArray<Segment>): Array<Segment> => {
+  const out: Array<Segment> = []
+  for (const segment of segments) {
+    if (!segment.quoted && !hasText(segment.lines)) continue
+    const last = out[out.length - 1]
+    if (last !== undefined && last.quoted && segment.quoted) {
+      last.lines.push(...trimBlankEdges(segment.lines))
+    } else {
+      out.push({
+        quoted: segment.quoted,
+        lines: segment.quoted ? trimBlankEdges(segment.lines) : [...segment.lines],
+      })
+    }
+  }
+  return out
+}
+
 /** Keeps quotes that new text follows (as `> ` lines), drops the trailing ones. */
-const assemble = (segments: ReadonlyArray<Segment>): string => {
+const assemble = (all: ReadonlyArray<Segment>): string => {
+  const segments = mergeQuotes(all)
   let lastNew = -1
   segments.forEach((s, i) => {
     if (!s.quoted && hasText(s.lines)) lastNew = i
