@@ -52,7 +52,7 @@ describe("inbox and outbox files", () => {
         { fileName: "noext", content: bytes("x") },
         { fileName: "noext", content: bytes("y") },
       ])
-      assert.deepStrictEqual(names, ["a-2.txt", "a-3.txt", "noext", "noext-1"])
+      assert.deepStrictEqual(names.map(String), ["a-2.txt", "a-3.txt", "noext", "noext-1"])
       assert.strictEqual(fs.readFileSync(path.join(inbox, "a.txt"), "utf8"), "existing")
       assert.strictEqual(fs.readFileSync(target, "utf8"), "host")
       assert.strictEqual(fs.readFileSync(path.join(inbox, "a-3.txt"), "utf8"), "newer")
@@ -75,12 +75,14 @@ describe("inbox and outbox files", () => {
         files.map((f) => f.fileName),
         ["a.txt", "b.txt"],
       )
-      assert.strictEqual(Buffer.from(yield* readOutboxFile(files[1]!, 100)).toString(), "bee")
+      const bee = files[1]
+      if (bee === undefined) return assert.fail("b.txt not listed")
+      assert.strictEqual(Buffer.from(yield* readOutboxFile(bee, 100)).toString(), "bee")
       const viaLink = yield* Effect.flip(
         readOutboxFile({ path: path.join(outbox, "link.txt"), fileName: sanitizeFileName("link.txt") }, 100),
       )
       assert.strictEqual(viaLink._tag, "AttachmentIoError")
-      const tooBig = yield* Effect.flip(readOutboxFile(files[1]!, 2))
+      const tooBig = yield* Effect.flip(readOutboxFile(bee, 2))
       assert.strictEqual(tooBig._tag, "AttachmentIoError")
       yield* clearOutboxFiles(files)
       yield* clearOutboxFiles(files)

@@ -78,7 +78,7 @@ const mergeQuotes = (segments: ReadonlyArray<Segment>): Array<Segment> => {
   for (const segment of segments) {
     if (!segment.quoted && !hasText(segment.lines)) continue
     const last = out[out.length - 1]
-    if (last !== undefined && last.quoted && segment.quoted) {
+    if (last?.quoted && segment.quoted) {
       last.lines.push(...trimBlankEdges(segment.lines))
     } else {
       out.push({
