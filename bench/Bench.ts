@@ -34,10 +34,10 @@ export const elapsedSince = (startNanos: bigint) =>
   Effect.map(Clock.currentTimeNanos, (now) => Number(now - startNanos) / 1e6)
 
 /** Runs `measure` (which returns its own milliseconds) `warmup` times unrecorded, then `n` times. */
-export const sample = <E, R>(n: number, warmup: number, measure: Effect.Effect<number, E, R>) =>
+export const sample = <A, E, R>(n: number, warmup: number, measure: Effect.Effect<A, E, R>) =>
   Effect.gen(function* () {
     yield* Effect.repeatN(measure, Math.max(0, warmup - 1)).pipe(Effect.when(() => warmup > 0))
-    const out: Array<number> = []
+    const out: Array<A> = []
     for (let i = 0; i < n; i++) out.push(yield* measure)
     return out
   })

@@ -31,7 +31,7 @@ import {
   type NetworkInfo,
 } from "../services/ContainerRuntime.js"
 import { packBuildContext } from "./docker/buildContext.js"
-import { bodyText, type EngineRequest, makeEngineCall } from "./docker/engineCall.js"
+import { type EngineRequest, makeEngineCall, pathPart } from "./docker/engineCall.js"
 import { demultiplex } from "./docker/multiplexed.js"
 
 export interface DockerRuntimeOptions {
@@ -189,7 +189,7 @@ export const makeDockerRuntime = (options: DockerRuntimeOptions) =>
         {
           operation: "inspectImage",
           method: "GET",
-          path: `/images/${encodeURIComponent(tag)}/json`,
+          path: `/images/${pathPart(tag)}/json`,
           ok: [200],
         },
         ImageJson,
@@ -202,7 +202,7 @@ export const makeDockerRuntime = (options: DockerRuntimeOptions) =>
         .json({
           operation: "removeImage",
           method: "DELETE",
-          path: `/images/${encodeURIComponent(tag)}`,
+          path: `/images/${pathPart(tag)}`,
           ok: [200],
         })
         .pipe(ignoreReasons("NotFound"))
@@ -386,28 +386,19 @@ export const makeDockerRuntime = (options: DockerRuntimeOptions) =>
       const { libpod } = yield* version
       // Waits are as long as the container runs: no call timeout, interruption aborts them.
       const exitCode = libpod
-        ? // libpod's wait answers sooner than the compat one (DESIGN.md baselines).
+        ? // libpod's wait answers sooner than the compat one (DESIGN.md baselines); its body is
+          // the bare exit code.
           yield* engine
-            .stream({
+            .text({
               operation: "waitContainer",
               method: "POST",
               path: `/v4.0.0/libpod/containers/${id}/wait`,
               query: { condition: "stopped" },
               ok: [200],
             })
-            .pipe(
-              Effect.flatMap((body) =>
-                Effect.tryPromise({
-                  try: () => body.toArray(),
-                  catch: (e) =>
-                    new ContainerError({ operation: "waitContainer", reason: "Protocol", detail: String(e) }),
-                }),
-              ),
-              Effect.map((chunks) => bodyText(Buffer.concat(chunks.filter((c) => Buffer.isBuffer(c))))),
-              Effect.flatMap((text) => decode("waitContainer", Schema.NumberFromString)(text.trim())),
-            )
+            .pipe(Effect.flatMap((text) => decode("waitContainer", Schema.NumberFromString)(text.trim())))
         : yield* engine
-            .stream({
+            .text({
               operation: "waitContainer",
               method: "POST",
               path: `/containers/${id}/wait`,
@@ -415,15 +406,7 @@ export const makeDockerRuntime = (options: DockerRuntimeOptions) =>
               ok: [200],
             })
             .pipe(
-              Effect.flatMap((body) =>
-                Effect.tryPromise({
-                  try: () => body.toArray(),
-                  catch: (e) =>
-                    new ContainerError({ operation: "waitContainer", reason: "Protocol", detail: String(e) }),
-                }),
-              ),
-              Effect.map((chunks) => bodyText(Buffer.concat(chunks.filter((c) => Buffer.isBuffer(c))))),
-              Effect.flatMap((text) => decode("waitContainer", Schema.parseJson(CompatWaitJson))(text)),
+              Effect.flatMap(decode("waitContainer", Schema.parseJson(CompatWaitJson))),
               Effect.map((w) => w.StatusCode),
             )
       // The wait answer has no OOM flag; the inspect right after it has.
@@ -498,7 +481,7 @@ export const makeDockerRuntime = (options: DockerRuntimeOptions) =>
         {
           operation: "inspectNetwork",
           method: "GET",
-          path: `/networks/${encodeURIComponent(nameOrId)}`,
+          path: `/networks/${pathPart(nameOrId)}`,
           ok: [200],
         },
         CompatNetworkJson,
@@ -576,7 +559,7 @@ export const makeDockerRuntime = (options: DockerRuntimeOptions) =>
         .json({
           operation: "removeNetwork",
           method: "DELETE",
-          path: `/networks/${encodeURIComponent(nameOrId)}`,
+          path: `/networks/${pathPart(nameOrId)}`,
           ok: [204, 200],
         })
         .pipe(ignoreReasons("NotFound"))
@@ -589,7 +572,7 @@ export const makeDockerRuntime = (options: DockerRuntimeOptions) =>
       yield* engine.json({
         operation: "connectNetwork",
         method: "POST",
-        path: `/networks/${encodeURIComponent(network.name)}/connect`,
+        path: `/networks/${pathPart(network.name)}/connect`,
         body: {
           Container: container,
           EndpointConfig: {

@@ -1,4 +1,5 @@
 import type { Duplex, Readable } from "node:stream"
+import * as consumers from "node:stream/consumers"
 import type Docker from "dockerode"
 import { Duration, Effect, Option, Schema } from "effect"
 import { EngineErrorBody } from "../../schema/EngineJson.js"
@@ -102,6 +103,18 @@ export const makeEngineCall = (modem: Docker["modem"], socketPath: string) => {
       Effect.flatMap((result) => narrowStream(request.operation, result)),
     )
 
+  /** A call whose answer is read whole as text, with no time bound (waits). */
+  const text = (request: EngineRequest): Effect.Effect<string, EngineError> =>
+    stream(request).pipe(
+      Effect.flatMap((body) =>
+        Effect.tryPromise({
+          try: () => consumers.text(body),
+          catch: (e) =>
+            new ContainerError({ operation: request.operation, reason: "Protocol", detail: String(e) }),
+        }),
+      ),
+    )
+
   /**
    * An upgraded connection (attach): the socket carries the multiplexed output one way and
    * stdin the other. The empty body makes the modem send `Content-Length: 0` and end the
@@ -114,7 +127,7 @@ export const makeEngineCall = (modem: Docker["modem"], socketPath: string) => {
       Effect.flatMap((result) => narrowDuplex(request.operation, result)),
     )
 
-  return { json, stream, hijack }
+  return { json, stream, text, hijack }
 }
 
 export type EngineCall = ReturnType<typeof makeEngineCall>
@@ -142,6 +155,9 @@ const narrowDuplex = (operation: string, result: unknown): Effect.Effect<Duplex,
         }),
       )
 
-/** The text of a body the modem left as bytes (it does so for anything that is not JSON). */
-export const bodyText = (body: unknown): string =>
-  Buffer.isBuffer(body) ? body.toString("utf8") : typeof body === "string" ? body : JSON.stringify(body)
+/**
+ * An image, network or container name as a path segment. Names never need more than this; the
+ * slashes and colons of image references stay as they are, as the engines' own clients send them.
+ */
+export const pathPart = (name: string): string =>
+  encodeURIComponent(name).replace(/%2F/gi, "/").replace(/%3A/gi, ":").replace(/%40/gi, "@")
