@@ -4,7 +4,8 @@ import { ImageCacheLive, type ImageCacheOptions } from "../../src/layers/ImageCa
 import { ContainerRuntime } from "../../src/services/ContainerRuntime.js"
 import { runContainer } from "../../src/services/ContainerScope.js"
 import { ImageCache, type ImageRef } from "../../src/services/ImageCache.js"
-import { baseImage, PodmanRuntime, uniqueRunId } from "./support/podman.js"
+import { PodmanRuntimeRemovingImages } from "./support/images.js"
+import { baseImage, uniqueRunId } from "./support/podman.js"
 
 const files = (entries: Record<string, string>) =>
   new Map(Object.entries(entries).map(([name, text]) => [name, Buffer.from(text, "utf8")]))
@@ -15,34 +16,6 @@ const contextWith = (marker: string) =>
     Dockerfile: `FROM ${baseImage}\nCOPY marker.txt /etc/airut-marker.txt\n`,
     "marker.txt": `${marker}\n`,
   })
-
-/**
- * The live runtime, removing every image its builds made when the layer closes (newest first:
- * overlays are children of repo images), replaced ones included.
- */
-const RecordingRuntime = Layer.scoped(
-  ContainerRuntime,
-  Effect.gen(function* () {
-    const live = yield* ContainerRuntime
-    const made = yield* Ref.make<ReadonlyArray<string>>([])
-    yield* Effect.addFinalizer(() =>
-      Ref.get(made).pipe(
-        Effect.flatMap((ids) =>
-          Effect.forEach(
-            [...new Set(ids)].reverse(),
-            (id) => live.removeImage(id).pipe(Effect.catchAllCause(Effect.logWarning)),
-            { discard: true },
-          ),
-        ),
-      ),
-    )
-    return ContainerRuntime.of({
-      ...live,
-      buildImage: (request) =>
-        live.buildImage(request).pipe(Effect.tap((image) => Ref.update(made, (all) => [...all, image.id]))),
-    })
-  }),
-).pipe(Layer.provideMerge(PodmanRuntime))
 
 /** Builds counted per test: the runtime's buildImage is wrapped again inside each test. */
 const countingBuilds = Effect.gen(function* () {
@@ -77,7 +50,7 @@ const readMarker = (ref: ImageRef) =>
     }),
   )
 
-layer(RecordingRuntime, { excludeTestServices: true, timeout: "60 seconds" })(
+layer(PodmanRuntimeRemovingImages, { excludeTestServices: true, timeout: "60 seconds" })(
   "ImageCache on Podman",
   (it) => {
     it.effect("the second request is a cache hit; a changed context file makes a new image", () =>
