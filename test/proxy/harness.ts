@@ -53,6 +53,7 @@ export interface RigOptions {
   readonly masked?: Readonly<Record<string, unknown>>
   readonly signing?: Readonly<Record<string, unknown>>
   readonly respond?: Parameters<typeof startUpstream>[1]
+  readonly extraOverrides?: Readonly<Record<string, string>>
 }
 
 /** Starts a test upstream and a proxy in front of it, for the current scope. */
@@ -74,7 +75,10 @@ export const rig = (options: RigOptions) =>
       signingCredentials: Object.fromEntries(
         Object.entries(options.signing ?? {}).map(([k, v]) => [k, decodeSigning(v)]),
       ),
-      upstreamOverrides: Object.fromEntries(testHosts.map((h) => [h, `127.0.0.1:${upstream.port}`])),
+      upstreamOverrides: {
+        ...Object.fromEntries(testHosts.map((h) => [h, `127.0.0.1:${upstream.port}`])),
+        ...options.extraOverrides,
+      },
       upstreamCaPem: pki.caPem,
     })
     const https = (host: string, path: string) => [

@@ -1,10 +1,12 @@
 // @peculiar/x509 needs the Reflect metadata polyfill loaded first.
 import "reflect-metadata"
 import { execFile } from "node:child_process"
-import { webcrypto } from "node:crypto"
+import { createHash, createHmac, webcrypto } from "node:crypto"
 import { mkdtempSync, writeFileSync } from "node:fs"
 import type { IncomingHttpHeaders } from "node:http"
+import * as http from "node:http"
 import * as https from "node:https"
+import * as net from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as tls from "node:tls"
@@ -203,3 +205,115 @@ export const curl = (args: ReadonlyArray<string>) =>
     )
     return Effect.sync(() => child.kill())
   })
+
+/** Sends `request` bytes as they are over plain TCP, reading until the server closes. */
+export const rawTcp = (port: number, request: string) =>
+  Effect.async<RawResponse, Error>((resume) => {
+    const socket = net.connect({ host: "127.0.0.1", port }, () => socket.write(request))
+    const chunks: Array<Buffer> = []
+    socket.on("data", (c: Buffer) => chunks.push(c))
+    socket.on("error", (e) => resume(Effect.fail(e)))
+    socket.on("close", () => resume(Effect.succeed(parseRaw(Buffer.concat(chunks).toString("utf8")))))
+    return Effect.sync(() => socket.destroy())
+  })
+
+const hmac = (key: string | Buffer, data: string) => createHmac("sha256", key).update(data, "utf8").digest()
+const sha256Hex = (data: string | Buffer) => createHash("sha256").update(data).digest("hex")
+const rfc3986 = (s: string) =>
+  encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+
+const rawHeader = (r: Received, name: string) => {
+  const values: Array<string> = []
+  for (let i = 0; i + 1 < r.rawHeaders.length; i += 2) {
+    if (r.rawHeaders[i]?.toLowerCase() === name)
+      values.push((r.rawHeaders[i + 1] ?? "").trim().replace(/\s+/g, " "))
+  }
+  return values.join(",")
+}
+
+/**
+ * Checks a received request's SigV4 signature the way an AWS service would, written from the
+ * specification independently of the proxy's signer (simple paths only: no normalization).
+ * Header or presigned form; `expectedKeyId` must be the key named in the credential.
+ */
+export const verifySigV4 = (r: Received, expectedKeyId: string, secret: string): boolean => {
+  const q = r.url.indexOf("?")
+  const path = q < 0 ? r.url : r.url.slice(0, q)
+  const params = (q < 0 ? "" : r.url.slice(q + 1))
+    .split("&")
+    .filter((p) => p !== "")
+    .map((p) => {
+      const eq = p.indexOf("=")
+      const name = decodeURIComponent(eq < 0 ? p : p.slice(0, eq))
+      const value = eq < 0 ? "" : decodeURIComponent(p.slice(eq + 1))
+      return { name, value }
+    })
+  const auth =
+    /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]+)$/.exec(
+      rawHeader(r, "authorization"),
+    )
+  const presigned = params.find((p) => p.name === "X-Amz-Credential")
+  let keyId: string
+  let date: string
+  let region: string
+  let service: string
+  let signedHeaders: Array<string>
+  let signature: string
+  let amzDate: string
+  if (auth !== null) {
+    ;[, keyId = "", date = "", region = "", service = "", , signature = ""] = auth
+    signedHeaders = (auth[5] ?? "").split(";")
+    amzDate = rawHeader(r, "x-amz-date")
+  } else if (presigned !== undefined) {
+    ;[keyId = "", date = "", region = "", service = ""] = presigned.value.split("/")
+    signedHeaders = (params.find((p) => p.name === "X-Amz-SignedHeaders")?.value ?? "").split(";")
+    signature = params.find((p) => p.name === "X-Amz-Signature")?.value ?? ""
+    amzDate = params.find((p) => p.name === "X-Amz-Date")?.value ?? ""
+  } else {
+    return false
+  }
+  if (keyId !== expectedKeyId) return false
+  const canonicalQuery = params
+    .filter((p) => p.name !== "X-Amz-Signature")
+    .map((p) => `${rfc3986(p.name)}=${rfc3986(p.value)}`)
+    .sort()
+    .join("&")
+  const payload =
+    auth === null && service === "s3"
+      ? "UNSIGNED-PAYLOAD"
+      : rawHeader(r, "x-amz-content-sha256") || sha256Hex(Buffer.from(r.body, "utf8"))
+  const canonical = [
+    r.method,
+    path,
+    canonicalQuery,
+    signedHeaders.map((h) => `${h}:${rawHeader(r, h)}\n`).join(""),
+    signedHeaders.join(";"),
+    payload,
+  ].join("\n")
+  const scope = `${date}/${region}/${service}/aws4_request`
+  const stringToSign = ["AWS4-HMAC-SHA256", amzDate, scope, sha256Hex(canonical)].join("\n")
+  let key = hmac(`AWS4${secret}`, date)
+  for (const part of [region, service, "aws4_request"]) key = hmac(key, part)
+  return hmac(key, stringToSign).toString("hex") === signature
+}
+
+/** A plain HTTP upstream answering `plain <method> <url>`; its port. */
+export const startPlainUpstream = Effect.acquireRelease(
+  Effect.async<http.Server>((resume) => {
+    const server = http.createServer((req, res) => {
+      req.resume()
+      req.on("end", () => res.end(`plain ${req.method} ${req.url}`))
+    })
+    server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
+  }),
+  (server) =>
+    Effect.async<void>((resume) => {
+      server.close(() => resume(Effect.void))
+      server.closeAllConnections()
+    }),
+).pipe(
+  Effect.map((server) => {
+    const address = server.address()
+    return typeof address === "object" && address !== null ? address.port : 0
+  }),
+)

@@ -67,10 +67,18 @@ export const wireServer = (server: http.Server, core: ProxyCore, scheme: Scheme,
   server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
     run(handleRequest(core, req, res, scheme))
   })
+  // A refused client may reset its socket while we answer; without a listener that error would
+  // be thrown and take the whole proxy down.
+  const quietly = (socket: Duplex) =>
+    socket.on("error", (error: Error) => {
+      run(Effect.logDebug(`refused connection: ${error.message}`))
+    })
   server.on("connect", (req: http.IncomingMessage, socket: Duplex) => {
+    quietly(socket)
     run(refuseTunnel(core, req, socket, "connect_not_allowed", connectExplanation, "CONNECT refused"))
   })
   server.on("upgrade", (req: http.IncomingMessage, socket: Duplex) => {
+    quietly(socket)
     run(
       refuseTunnel(
         core,

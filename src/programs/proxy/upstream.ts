@@ -8,6 +8,7 @@ import { Resolver } from "node:dns"
 import * as http from "node:http"
 import * as https from "node:https"
 import type { LookupFunction } from "node:net"
+import { finished } from "node:stream"
 import { rootCertificates } from "node:tls"
 import { Effect } from "effect"
 import type { ProxyConfig } from "../../schema/ProxyConfig.js"
@@ -110,8 +111,17 @@ export const makeUpstream = (config: ProxyConfig): Upstream => {
       outgoing.on("error", (error) =>
         resume(Effect.fail(new UpstreamFailed({ detail: `${r.host}: ${error.message}` }))),
       )
-      if (r.body instanceof Uint8Array) outgoing.end(r.body)
-      else r.body.pipe(outgoing)
+      if (r.body instanceof Uint8Array) {
+        outgoing.end(r.body)
+      } else {
+        // pipe() does not pass on an agent that disconnects mid-body; without this the upstream
+        // request would wait for the rest forever.
+        const body = r.body
+        finished(body, (error) => {
+          if (error) outgoing.destroy(new Error("the agent closed the connection while sending the body"))
+        })
+        body.pipe(outgoing)
+      }
       return Effect.sync(() => outgoing.destroy())
     })
 
