@@ -27,3 +27,16 @@ for (const entry of entries) {
     packages: entry.external ? "external" : undefined,
   })
 }
+
+// The network proxy runs inside its sidecar with no node_modules and on Debian's nodejs (18), so
+// it is bundled with every dependency for Node 18. It stays ESM (the file needs `"type": "module"`
+// beside it, or an .mjs name); its CommonJS dependencies get a `require` from createRequire.
+await build({
+  ...common,
+  target: "node18",
+  entryPoints: ["src/programs/proxy/main.ts"],
+  outfile: "dist/proxy.js",
+  sourcemap: false,
+  minifySyntax: true,
+  banner: { js: 'import { createRequire as __airutCreateRequire } from "node:module";\nconst require = __airutCreateRequire(import.meta.url);' },
+})
