@@ -1,6 +1,6 @@
 // Bundles each entry point to one ESM file in dist/. Dependencies stay external (they are
 // installed next to us by npm); the proxy program, which runs inside a container with no
-// node_modules, is bundled with its dependencies by its own entry below once it exists.
+// node_modules, is bundled with its dependencies by its own entry below.
 import { build } from "esbuild"
 import { existsSync } from "node:fs"
 
@@ -38,5 +38,10 @@ await build({
   outfile: "dist/proxy.js",
   sourcemap: false,
   minifySyntax: true,
-  banner: { js: 'import { createRequire as __airutCreateRequire } from "node:module";\nconst require = __airutCreateRequire(import.meta.url);' },
+  banner: {
+    js: [
+      'import { createRequire as __airutCreateRequire } from "node:module";',
+      "const require = __airutCreateRequire(import.meta.url);",
+    ].join("\n"),
+  },
 })
