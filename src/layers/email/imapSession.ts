@@ -111,7 +111,6 @@ export const openImap = (
             greetingTimeout: 16_000,
             tls: {
               minVersion: "TLSv1.2",
-              servername: config.imap.server,
               ...(settings.trustedCa === undefined ? {} : { ca: [settings.trustedCa] }),
             },
           }),

@@ -77,7 +77,6 @@ export const makeSmtpSender = (settings: SmtpSettings) =>
             : {}),
           tls: {
             minVersion: "TLSv1.2",
-            servername: config.smtp.server,
             ...(settings.trustedCa === undefined ? {} : { ca: [settings.trustedCa] }),
           },
           connectionTimeout: 30_000,
