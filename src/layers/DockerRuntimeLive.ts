@@ -56,20 +56,24 @@ const labelFilter = (labels: StringMap) => ({
   label: Object.entries(labels).map(([k, v]) => `${k}=${v}`),
 })
 
-const ignoreReasons =
-  (...reasons: ReadonlyArray<ContainerError["reason"]>) =>
-  <A, E extends EngineError>(effect: Effect.Effect<A, E>): Effect.Effect<A | undefined, E> =>
+/**
+ * Takes these engine answers as an outcome rather than a failure: an absent object is "none" to
+ * an inspect and "done" to a removal; a kill of a container that no longer runs is done.
+ */
+const recover =
+  <B>(value: B, ...reasons: ReadonlyArray<ContainerError["reason"]>) =>
+  <A, E extends EngineError>(effect: Effect.Effect<A, E>): Effect.Effect<A | B, E> =>
     effect.pipe(
       Effect.catchIf(
         (e) => e._tag === "ContainerError" && reasons.includes(e.reason),
-        () => Effect.succeed(undefined),
+        () => Effect.succeed(value),
       ),
     )
 
 const toImageInfo = (image: typeof ImageJson.Type): ImageInfo => ({
   id: image.Id,
   tags: image.RepoTags,
-  createdAt: Date.parse(image.Created),
+  createdAt: image.Created.getTime(),
   labels: image.Config.Labels,
 })
 
@@ -193,8 +197,8 @@ export const makeDockerRuntime = (options: DockerRuntimeOptions) =>
           ok: [200],
         },
         ImageJson,
-      ).pipe(Effect.map(Option.some), ignoreReasons("NotFound"))
-      return Option.map(found ?? Option.none(), toImageInfo)
+      ).pipe(Effect.map(Option.some), recover(Option.none(), "NotFound"))
+      return Option.map(found, toImageInfo)
     })
 
     const removeImage = Effect.fn("ContainerRuntime.removeImage")(function* (tag: string) {
@@ -205,7 +209,7 @@ export const makeDockerRuntime = (options: DockerRuntimeOptions) =>
           path: `/images/${pathPart(tag)}`,
           ok: [200],
         })
-        .pipe(ignoreReasons("NotFound"))
+        .pipe(recover(undefined, "NotFound"))
     })
 
     const buildImage = Effect.fn("ContainerRuntime.buildImage")(function* (request: BuildRequest) {
@@ -442,7 +446,7 @@ export const makeDockerRuntime = (options: DockerRuntimeOptions) =>
         })
         .pipe(
           // Gone or no longer running: the kill has nothing left to do.
-          ignoreReasons("NotFound", "Conflict"),
+          recover(undefined, "NotFound", "Conflict"),
           Effect.catchIf(
             (e) => e._tag === "ContainerError" && /not running|can only kill running/i.test(e.detail),
             () => Effect.void,
@@ -459,7 +463,7 @@ export const makeDockerRuntime = (options: DockerRuntimeOptions) =>
           query: { force: true, v: true },
           ok: [204, 200],
         })
-        .pipe(ignoreReasons("NotFound"))
+        .pipe(recover(undefined, "NotFound"))
     })
 
     const listContainers = Effect.fn("ContainerRuntime.listContainers")(function* (labels: StringMap) {
@@ -485,8 +489,8 @@ export const makeDockerRuntime = (options: DockerRuntimeOptions) =>
           ok: [200],
         },
         CompatNetworkJson,
-      ).pipe(Effect.map(Option.some), ignoreReasons("NotFound"))
-      return Option.map(found ?? Option.none(), fromCompatNetwork)
+      ).pipe(Effect.map(Option.some), recover(Option.none(), "NotFound"))
+      return Option.map(found, fromCompatNetwork)
     })
 
     const createNetwork = Effect.fn("ContainerRuntime.createNetwork")(function* (spec: NetworkSpec) {
@@ -562,7 +566,7 @@ export const makeDockerRuntime = (options: DockerRuntimeOptions) =>
           path: `/networks/${pathPart(nameOrId)}`,
           ok: [204, 200],
         })
-        .pipe(ignoreReasons("NotFound"))
+        .pipe(recover(undefined, "NotFound"))
     })
 
     const connectNetwork = Effect.fn("ContainerRuntime.connectNetwork")(function* (

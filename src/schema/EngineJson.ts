@@ -33,7 +33,8 @@ export const VersionJson = Schema.Struct({
 export const ImageJson = Schema.Struct({
   Id: Schema.String,
   RepoTags: Strings,
-  Created: Schema.String,
+  // RFC 3339 with nanoseconds; an unreadable date is a protocol error, not "never stale".
+  Created: Schema.Date,
   Config: Schema.optionalWith(Schema.Struct({ Labels }), {
     default: () => ({ Labels: {} }),
     nullable: true,
