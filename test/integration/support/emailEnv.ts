@@ -67,7 +67,9 @@ export interface EmailEnv {
 }
 
 /** Runs `test` with a fresh Dovecot, SMTP sink and store. */
-export const withEmailEnv = <A, E>(test: (env: EmailEnv) => Effect.Effect<A, E, ConversationStore>) =>
+export const withEmailEnv = <A, E>(
+  test: (env: EmailEnv) => Effect.Effect<A, E, ConversationStore | Scope.Scope>,
+) =>
   Effect.gen(function* () {
     const dovecot = yield* startDovecot
     const smtp = yield* startSmtpSink(dovecot.tls)
