@@ -104,6 +104,28 @@ export const makeImageCache = (options: ImageCacheOptions = {}) =>
         })
       }
       const repoTag = `${prefix}-repo:${repoContentHash(request.context)}`
+      const overlay = overlayContext(repoTag, request.entrypoint ?? "agent")
+      const tag = `${prefix}-overlay:${overlayContentHash(repoTag, overlay)}`
+
+      // The common case, every task after the first: both images there and fresh. Both are
+      // looked up at once, so a hit costs one engine round trip.
+      const [repoFound, overlayFound] = yield* Effect.all(
+        [runtime.inspectImage(repoTag), runtime.inspectImage(tag)],
+        { concurrency: 2 },
+      )
+      const now = yield* Clock.currentTimeMillis
+      const fresh = (image: ImageInfo) => now - image.createdAt < maxAgeMillis
+      if (
+        Option.isSome(repoFound) &&
+        Option.isSome(overlayFound) &&
+        fresh(repoFound.value) &&
+        fresh(overlayFound.value) &&
+        overlayFound.value.createdAt >= repoFound.value.createdAt
+      ) {
+        const hit: ImageRef = { tag, repoTag, repo: "cached", overlay: "cached" }
+        return hit
+      }
+
       const [repoOutcome, repoImage] = yield* ensureTag({
         tag: repoTag,
         context: request.context,
@@ -111,8 +133,6 @@ export const makeImageCache = (options: ImageCacheOptions = {}) =>
         labels: { "airut.image": "repo" },
         notBefore: 0,
       })
-      const overlay = overlayContext(repoTag, request.entrypoint ?? "agent")
-      const tag = `${prefix}-overlay:${overlayContentHash(repoTag, overlay)}`
       // An overlay older than its repo image was built on a previous build of that tag.
       const [overlayOutcome] = yield* ensureTag({
         tag,
