@@ -159,7 +159,7 @@ const Imap = Schema.Struct({
   connect_retries: withDefault(
     integer(0),
     3,
-    "Extra connection attempts at startup before the channel is marked failed.",
+    "Failed connection attempts in a row after which the channel shows as failed on the dashboard. It keeps retrying (10 s, 30 s, 90 s, ... at most every 5 minutes) and recovers by itself.",
   ),
   poll_interval: withDefault(
     decimal(0.1),
@@ -176,7 +176,7 @@ const Imap = Schema.Struct({
 
 const Smtp = Schema.Struct({
   server: required(NonEmptyString, "SMTP server host name."),
-  port: withDefault(Port, 587, "SMTP port (STARTTLS)."),
+  port: withDefault(Port, 587, "SMTP port: usually 587 with `tls: starttls`, 465 with `tls: implicit`."),
   require_auth: withDefault(Flag, true, "Log in before sending."),
   tls: withDefault(
     oneOf("starttls", "implicit"),
