@@ -1,8 +1,9 @@
 // Bundles each entry point to one ESM file in dist/. Dependencies stay external (they are
 // installed next to us by npm); the proxy program, which runs inside a container with no
 // node_modules, is bundled with its dependencies by its own entry below.
-import { build } from "esbuild"
+
 import { existsSync } from "node:fs"
+import { build } from "esbuild"
 
 const common = {
   bundle: true,

@@ -8,10 +8,12 @@
 # Idempotent: a second run with the service up only checks that it answers.
 set -euo pipefail
 
-SOCKET_DIR=/run/airut-test
-SOCKET="$SOCKET_DIR/podman.sock"
-PIDFILE="$SOCKET_DIR/podman.pid"
-LOGFILE="$SOCKET_DIR/podman.log"
+# AIRUT_PODMAN_SOCKET picks another socket (scripts/setup.sh uses /run/podman/podman.sock, the
+# config's default); the pid and log files live beside it.
+SOCKET="${AIRUT_PODMAN_SOCKET:-/run/airut-test/podman.sock}"
+SOCKET_DIR="$(dirname "$SOCKET")"
+PIDFILE="$SOCKET.pid"
+LOGFILE="$SOCKET.log"
 CONF=/etc/containers/containers.conf
 
 usage() {
