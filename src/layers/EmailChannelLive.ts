@@ -367,6 +367,13 @@ export const makeEmailChannel = (
             tooLargeText(meta.value.size, config.max_message_bytes),
             undefined,
             [],
+          ).pipe(
+            // Only a server that may come back is worth waiting for; a refused or rate-limited
+            // note is dropped with the mail (logged), or the mail would be retried forever.
+            Effect.catchIf(
+              (e) => e.reason !== "unreachable",
+              (e) => Effect.logWarning(`email channel: size note to ${sender.address} not sent`, e),
+            ),
           )
           yield* markSettled(key)
           return
@@ -390,7 +397,11 @@ export const makeEmailChannel = (
           )
         }
         yield* Ref.update(inFlight, HashSet.add(key))
-        yield* Queue.offer(inbox, message)
+        // The offer waits while the gateway is busy; if the connection is lost meanwhile the
+        // message was not emitted, so the next connection must pick it up again.
+        yield* Queue.offer(inbox, message).pipe(
+          Effect.onInterrupt(() => Ref.update(inFlight, HashSet.remove(key))),
+        )
       }).pipe(Effect.withSpan("EmailChannel.pickUp", { attributes: { uid } }))
 
     const scan = (connection: ImapConnection) =>

@@ -84,6 +84,22 @@ describe("email channel on Dovecot: delivery", () => {
     ),
   )
 
+  it.live("the IDLE connection is renewed every idle_reconnect_interval", () =>
+    withEmailEnv(({ dovecot, smtp, open }) =>
+      Effect.gen(function* () {
+        const { channel } = yield* open(emailConfig(dovecot, smtp, { imap: { idle_reconnect_interval: 60 } }))
+        yield* awaitHealth(channel, "Connected")
+        yield* eventually(dovecot.loginsOf("airut"), (n) => n === 1)
+        yield* Effect.sleep("61 seconds")
+        yield* eventually(dovecot.loginsOf("airut"), (n) => n === 2)
+        yield* dovecot.append(mime({ messageId: "<after-renewal@example.com>" }))
+        const message = yield* nextMessage(channel, "2 seconds")
+        assert.strictEqual(message.channelMessageId, "<after-renewal@example.com>")
+        assert.strictEqual((yield* channel.health)._tag, "Connected")
+      }),
+    ),
+  )
+
   it.live(
     "at least once: a crash between pick-up and recording delivers again; a recorded one is settled, not run",
     () =>

@@ -26,6 +26,8 @@ export interface Dovecot {
   readonly password: string
   readonly tls: TestTls
   readonly logFile: string
+  /** How many times a client that calls itself `name` (IMAP ID) has logged in so far. */
+  readonly loginsOf: (name: string) => Effect.Effect<number>
   /** Stores a raw MIME message (LF or CRLF) in `mailbox` (default INBOX). */
   readonly append: (raw: string, mailbox?: string) => Effect.Effect<void>
   /** The messages of `mailbox` not flagged deleted. */
@@ -120,7 +122,8 @@ export const startDovecot: Effect.Effect<Dovecot, never, Scope.Scope | CommandEx
         `passdb {\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%u ${dir}/users\n}`,
         `userdb {\n  driver = static\n  args = uid=${uid} gid=${gid} home=${mailDir}/%u\n}`,
         `service imap-login {\n  inet_listener imap {\n    port = 0\n  }\n  inet_listener imaps {\n    port = ${port}\n    ssl = yes\n  }\n}`,
-        "protocol imap {\n  mail_max_userip_connections = 100\n}",
+        // Logs the client's ID, so a test can count the channel's own logins.
+        "protocol imap {\n  mail_max_userip_connections = 100\n  imap_id_log = *\n}",
         "",
       ].join("\n"),
     )
@@ -213,6 +216,16 @@ export const startDovecot: Effect.Effect<Dovecot, never, Scope.Scope | CommandEx
       password,
       tls,
       logFile,
+      loginsOf: (name) =>
+        Effect.sync(() =>
+          fs.existsSync(logFile)
+            ? fs
+                .readFileSync(logFile, "utf8")
+                .split("\n")
+                // Dovecot logs the ID before login (imap-login) and again after; count the first.
+                .filter((l) => l.includes("imap-login:") && l.includes(`ID sent: name=${name},`)).length
+            : 0,
+        ),
       append,
       list,
       stop,
