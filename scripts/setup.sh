@@ -27,7 +27,9 @@ echo "==> Base image"
 CONTAINER_HOST=unix:///run/podman/podman.sock bash scripts/base-image.sh
 
 echo "==> npm dependencies and build"
-npm ci --no-audit --no-fund
+# Not `npm ci`: the registry here serves only this platform's optional packages, so the lockfile
+# cannot list the others and `npm ci` refuses it; `npm install` honours the lockfile as it is.
+npm install --no-audit --no-fund
 npm run build
 
 echo
