@@ -96,9 +96,6 @@ export interface AgentExecutorShape {
 
 export class AgentExecutor extends Context.Tag("airut/AgentExecutor")<AgentExecutor, AgentExecutorShape>() {}
 
-/** Where the overlay image's entrypoint finds the binary (RunPolicy mounts it there). */
-export const claudeBinaryInContainer = "/opt/claude/claude"
-
 /**
  * Claude Code's arguments for a request: headless, prompt from stdin, no permission prompts
  * (the sandbox is the boundary), one JSON event per line. `--verbose` is required by the CLI

@@ -1,0 +1,182 @@
+import {
+  Cause,
+  Chunk,
+  Duration,
+  Effect,
+  Either,
+  Exit,
+  Fiber,
+  Layer,
+  Option,
+  Queue,
+  Ref,
+  Stream,
+  Take,
+} from "effect"
+import { type AgentEvent, parseAgentLine } from "../schema/AgentEvent.js"
+import type { AgentRequest } from "../schema/AgentRequest.js"
+import { agentContainerSpec, agentMountTargets } from "../schema/RunPolicy.js"
+import { classify, emptySummary, summarize } from "../services/AgentClassifier.js"
+import {
+  AgentExecutor,
+  type AgentRun,
+  claudeArgs,
+  ExecutorFailed,
+  TaskTimeout,
+} from "../services/AgentExecutor.js"
+import { withRecovery } from "../services/AgentRecovery.js"
+import { ClaudeBinary } from "../services/ClaudeBinary.js"
+import { type ContainerId, ContainerRuntime } from "../services/ContainerRuntime.js"
+import { runContainer } from "../services/ContainerScope.js"
+import { ConversationStore } from "../services/ConversationStore.js"
+
+export interface AgentExecutorOptions {
+  /** How long a stopped run may take to exit after SIGTERM before it is killed (default 5 s). */
+  readonly stopGrace?: Duration.DurationInput
+}
+
+/** Lines of stderr kept for a failure's report. */
+const stderrKept = 40
+
+const keepTail = (tail: ReadonlyArray<string>, line: string) =>
+  line.trim() === "" ? tail : [...tail, line].slice(-stderrKept)
+
+export const makeAgentExecutor = (options: AgentExecutorOptions = {}) =>
+  Effect.gen(function* () {
+    const runtime = yield* ContainerRuntime
+    const binaries = yield* ClaudeBinary
+    const store = yield* ConversationStore
+    const stopGrace = Duration.decode(options.stopGrace ?? Duration.seconds(5))
+
+    const containerFailure = (error: { readonly message: string }) =>
+      new ExecutorFailed({ stage: "container", detail: error.message })
+    const storeFailure = (error: { readonly message: string }) =>
+      new ExecutorFailed({ stage: "store", detail: error.message })
+
+    /**
+     * A stop (interruption) gives Claude Code a SIGTERM and a grace period to exit; the
+     * container's own release then kills and removes it whatever happened here.
+     */
+    const stopGently = (id: ContainerId) =>
+      runtime.killContainer(id, "SIGTERM").pipe(
+        Effect.zipRight(runtime.waitContainer(id).pipe(Effect.timeout(stopGrace))),
+        Effect.interruptible,
+        Effect.timeout(Duration.sum(stopGrace, Duration.seconds(5))),
+        Effect.catchAllCause((cause) =>
+          Effect.logWarning(`could not stop agent container ${id} gently`, Cause.pretty(cause)),
+        ),
+      )
+
+    /** One run of the CLI, without recovery. */
+    const attempt = (request: AgentRequest, emit: (event: AgentEvent) => Effect.Effect<void>) =>
+      Effect.gen(function* () {
+        const summary = yield* Ref.make(emptySummary)
+
+        const body = Effect.scoped(
+          Effect.gen(function* () {
+            const binary = yield* binaries
+              .ensure(request.claudeVersion)
+              .pipe(Effect.mapError((e) => new ExecutorFailed({ stage: "binary", detail: e.message })))
+            const spec = agentContainerSpec({
+              image: request.image,
+              taskId: request.taskId,
+              conversationId: request.conversationId,
+              repoId: request.repoId,
+              hostPaths: { ...request.hostPaths, claudeBinary: binary.path },
+              args: claudeArgs(request),
+              // Claude keeps its config beside the session transcripts, in the mounted state dir,
+              // instead of an ephemeral ~/.claude.json in the container.
+              env: { CLAUDE_CONFIG_DIR: agentMountTargets.claudeState, ...request.env },
+              limits: request.limits,
+              ...(request.sandbox === undefined ? {} : { sandbox: request.sandbox }),
+            })
+            const container = yield* runContainer(spec, { stdin: request.prompt }).pipe(
+              Effect.provideService(ContainerRuntime, runtime),
+              Effect.mapError(containerFailure),
+            )
+            yield* Effect.addFinalizer((exit) =>
+              Exit.isInterrupted(exit) ? stopGently(container.id) : Effect.void,
+            )
+            const stderr = yield* container.stderr.pipe(
+              Stream.runFold<ReadonlyArray<string>, string>([], keepTail),
+              Effect.mapError(containerFailure),
+              Effect.fork,
+            )
+            // Stored first (the dashboard tails the store), then folded and published.
+            yield* container.stdout.pipe(
+              Stream.mapError(containerFailure),
+              Stream.runForEachChunk((chunk) =>
+                Effect.gen(function* () {
+                  const lines = Chunk.toReadonlyArray(chunk)
+                  yield* store.appendEvents(request.taskId, lines).pipe(Effect.mapError(storeFailure))
+                  for (const line of lines) {
+                    const event = parseAgentLine(line)
+                    yield* Ref.update(summary, (s) => summarize(s, event))
+                    yield* emit(event)
+                  }
+                }),
+              ),
+            )
+            const exit = yield* container.wait.pipe(Effect.mapError(containerFailure))
+            const stderrTail = yield* Fiber.join(stderr)
+            const verdict = classify(yield* Ref.get(summary), {
+              exitCode: exit.exitCode,
+              stderrTail,
+              resumed: Option.fromNullable(request.sessionId),
+            })
+            if (Either.isRight(verdict) && exit.exitCode !== 0) {
+              yield* Effect.logWarning(`the agent answered, then exited with ${exit.exitCode}`)
+            }
+            return yield* verdict
+          }),
+        )
+
+        if (request.timeout === undefined) return yield* body
+        const timeout = request.timeout
+        return yield* body.pipe(
+          Effect.timeout(timeout),
+          Effect.catchTag("TimeoutException", () =>
+            Effect.gen(function* () {
+              const sessionId = (yield* Ref.get(summary)).initSessionId
+              // The next message resumes what this run got done.
+              if (Option.isSome(sessionId)) {
+                yield* store
+                  .setSession(request.conversationId, sessionId.value)
+                  .pipe(Effect.mapError(storeFailure))
+              }
+              return yield* new TaskTimeout({ timeoutMs: Duration.toMillis(timeout), sessionId })
+            }),
+          ),
+        )
+      }).pipe(
+        Effect.withSpan("AgentExecutor.attempt", {
+          attributes: { taskId: request.taskId, resume: request.sessionId ?? "" },
+        }),
+      )
+
+    const runWith = (request: AgentRequest, emit: (event: AgentEvent) => Effect.Effect<void>) =>
+      withRecovery((r: AgentRequest) => attempt(r, emit))(request).pipe(
+        Effect.annotateLogs({ taskId: request.taskId, conversationId: request.conversationId }),
+      )
+
+    const run = (request: AgentRequest) => runWith(request, () => Effect.void)
+
+    const start = (request: AgentRequest) =>
+      Effect.gen(function* () {
+        const queue = yield* Queue.unbounded<Take.Take<AgentEvent>>()
+        const fiber = yield* runWith(request, (event) => Queue.offer(queue, Take.of(event))).pipe(
+          Effect.ensuring(Queue.offer(queue, Take.end)),
+          Effect.forkScoped,
+        )
+        const handle: AgentRun = {
+          events: Stream.fromQueue(queue).pipe(Stream.flattenTake),
+          outcome: Fiber.join(fiber),
+        }
+        return handle
+      })
+
+    return AgentExecutor.of({ run, start })
+  })
+
+export const AgentExecutorLive = (options: AgentExecutorOptions = {}) =>
+  Layer.effect(AgentExecutor, makeAgentExecutor(options))
