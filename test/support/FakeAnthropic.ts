@@ -97,6 +97,12 @@ export interface FakeAnthropicShape {
   readonly port: number
   /** Appends turns to the script; each `POST /v1/messages` takes the next one. */
   readonly script: (turns: ReadonlyArray<Turn>) => Effect.Effect<void>
+  /**
+   * A standing answer: every Messages request for which `when` holds gets `turn`, before the
+   * script is looked at (and without using it up). For behaviour that must hold however many
+   * calls the client makes, e.g. rejecting every call of a corrupted session.
+   */
+  readonly answerWhen: (when: (request: RecordedRequest) => boolean, turn: Turn) => Effect.Effect<void>
   /** Turns not yet consumed. */
   readonly remaining: Effect.Effect<number>
   /** Every request so far, oldest first. */
@@ -250,6 +256,9 @@ export const makeFakeAnthropic = (
     const host = options.host ?? "127.0.0.1"
     const chunkDelay = options.chunkDelay
     const turns = yield* Ref.make<ReadonlyArray<Turn>>([])
+    const standing = yield* Ref.make<
+      ReadonlyArray<{ readonly when: (request: RecordedRequest) => boolean; readonly turn: Turn }>
+    >([])
     const recorded = yield* Ref.make<ReadonlyArray<RecordedRequest>>([])
     const counter = yield* Ref.make(0)
 
@@ -272,7 +281,8 @@ export const makeFakeAnthropic = (
           )
         }
         const { model, stream, messages: history } = body.value
-        const turn = yield* takeTurn
+        const rule = (yield* Ref.get(standing)).find((r) => r.when(request))
+        const turn = rule === undefined ? yield* takeTurn : Option.some(rule.turn)
         if (Option.isNone(turn)) {
           // A run that asks for more turns than the test scripted is a test failure; 500 would
           // make the client retry for minutes, so answer with a non-retryable status.
@@ -400,6 +410,7 @@ export const makeFakeAnthropic = (
       host,
       port,
       script: (more) => Ref.update(turns, (queue) => [...queue, ...more]),
+      answerWhen: (when, turn) => Ref.update(standing, (rules) => [...rules, { when, turn }]),
       remaining: Effect.map(Ref.get(turns), (queue) => queue.length),
       requests: Ref.get(recorded),
       messageRequests: Effect.map(Ref.get(recorded), (all) =>
