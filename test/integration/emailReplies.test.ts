@@ -14,6 +14,7 @@ import { replyTargetOf } from "../../src/schema/ChannelReply.js"
 import { ConversationId } from "../../src/schema/ConversationId.js"
 import { fixture } from "../email/fixtures.js"
 import { emailConfig, eventually, mime, nextMessage, noMessage, withEmailEnv } from "./support/emailEnv.js"
+import { startSmtpSink } from "./support/smtpSink.js"
 
 const conv = ConversationId.make("0a1b2c3d")
 
@@ -153,6 +154,59 @@ describe("email replies over SMTP", () => {
           assert.strictEqual(yield* smtp.attempts, 5)
         }),
       ),
+  )
+
+  it.live("implicit TLS (smtp.tls: implicit) sends to a TLS-from-the-start server", () =>
+    withEmailEnv(({ dovecot, smtp, open }) =>
+      Effect.gen(function* () {
+        const implicit = yield* startSmtpSink(dovecot.tls, "implicit")
+        const { channel } = yield* open(
+          emailConfig(dovecot, smtp, {
+            smtp: { port: implicit.port, password: implicit.password, tls: "implicit" },
+          }),
+        )
+        yield* channel.replyError(
+          {
+            conversationId: conv,
+            recipient: "alice@example.com",
+            subject: "TLS",
+            inReplyTo: Option.none(),
+            references: [],
+          },
+          "Sent over implicit TLS.",
+        )
+        const mail = yield* takeMail(implicit.received)
+        assert.include(mail.parsed.text ?? "", "Sent over implicit TLS.")
+        assert.strictEqual(mail.parsed.subject, "[ID:0a1b2c3d] TLS")
+        // The STARTTLS sink saw nothing.
+        assert.strictEqual(yield* smtp.attempts, 0)
+      }),
+    ),
+  )
+
+  it.live("a server without STARTTLS gets nothing: no password, no mail in clear", () =>
+    withEmailEnv(({ dovecot, smtp, open }) =>
+      Effect.gen(function* () {
+        const cleartext = yield* startSmtpSink(dovecot.tls, "cleartext")
+        const { channel } = yield* open(
+          emailConfig(dovecot, smtp, { smtp: { port: cleartext.port, password: cleartext.password } }),
+        )
+        const failed = yield* Effect.flip(
+          channel.replyError(
+            {
+              conversationId: conv,
+              recipient: "alice@example.com",
+              subject: "x",
+              inReplyTo: Option.none(),
+              references: [],
+            },
+            "secret",
+          ),
+        )
+        assert.strictEqual(failed.reason, "refused")
+        assert.strictEqual(yield* cleartext.attempts, 0)
+      }),
+    ),
   )
 
   it.live("SMTP that cannot be reached fails as unreachable after its retries, keeping the outbox", () =>

@@ -26,7 +26,11 @@ export interface SmtpSink {
   readonly failNext: (count: number, code: number) => Effect.Effect<void>
 }
 
-export const startSmtpSink = (tls: TestTls) =>
+/**
+ * `implicit`: TLS from the first byte (port 465 style) instead of STARTTLS. `cleartext`: a
+ * server that offers no STARTTLS (and would take a password in clear).
+ */
+export const startSmtpSink = (tls: TestTls, mode: "starttls" | "implicit" | "cleartext" = "starttls") =>
   Effect.gen(function* () {
     const run = yield* FiberSet.makeRuntime<never>()
     const received = yield* Queue.unbounded<ReceivedMail>()
@@ -38,6 +42,9 @@ export const startSmtpSink = (tls: TestTls) =>
     const user = "airut"
     const password = "smtp-test-password"
     const server = new SMTPServer({
+      secure: mode === "implicit",
+      disabledCommands: mode === "cleartext" ? ["STARTTLS"] : [],
+      allowInsecureAuth: mode === "cleartext",
       key: tls.keyPem,
       cert: tls.certPem,
       authMethods: ["PLAIN", "LOGIN"],
