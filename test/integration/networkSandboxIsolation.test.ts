@@ -1,11 +1,15 @@
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { NodeContext } from "@effect/platform-node"
-import { assert, layer } from "@effect/vitest"
+import { assert, layer, it as plain } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { NetworkIsolationLive } from "../../src/layers/NetworkIsolationLive.js"
 import { SidecarImagesLive } from "../../src/layers/SidecarImagesLive.js"
 import { NetworkIsolation } from "../../src/services/NetworkIsolation.js"
+import { runAirut } from "../cli/support.js"
 import { PodmanRuntime, uniqueRunId } from "./support/podman.js"
-import { leakyInternalNetwork } from "./support/sandbox.js"
+import { leakyInternalNetwork, podmanSocket } from "./support/sandbox.js"
 
 const Isolation = NetworkIsolationLive().pipe(
   Layer.provideMerge(SidecarImagesLive({ proxyBundle: "/nonexistent/proxy.js" })),
@@ -52,4 +56,24 @@ layer(Isolation, { excludeTestServices: true, timeout: "300 seconds" })(
       }),
     )
   },
+)
+
+plain.live(
+  "airut check proves isolation on the engine and prints the isolation line",
+  () =>
+    Effect.gen(function* () {
+      const home = mkdtempSync(join(tmpdir(), "airut-check-"))
+      const env = { HOME: home }
+      yield* runAirut(["init"], env)
+      const socket = yield* podmanSocket
+      writeFileSync(join(home, ".config", "airut", "airut.yaml"), `container:\n  socket: ${socket}\n`)
+      const run = yield* runAirut(["check"], env)
+      assert.match(run.out, /^ok {4}engine {5}podman /m)
+      assert.match(
+        run.out,
+        /^ok {4}isolation {2}podman [\d.]+: \d+ ways out tried from a fresh internal network, none got through/m,
+      )
+      assert.isUndefined(run.failure, run.out)
+    }),
+  300_000,
 )

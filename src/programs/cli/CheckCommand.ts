@@ -2,13 +2,19 @@ import { Command } from "@effect/cli"
 import { Command as Process } from "@effect/platform"
 import { Console, Data, Effect, Either, Layer } from "effect"
 import { DockerRuntimeLive } from "../../layers/DockerRuntimeLive.js"
+import { NetworkIsolationLive } from "../../layers/NetworkIsolationLive.js"
 import { ProxyCaLive } from "../../layers/ProxyCaLive.js"
+import { SidecarImagesLive } from "../../layers/SidecarImagesLive.js"
 import { SqliteStoreLive } from "../../layers/SqliteStoreLive.js"
+import type { ServerConfig } from "../../schema/ServerConfig.js"
 import { AirutPaths } from "../../services/AirutPaths.js"
 import { formatConfigInvalid } from "../../services/ConfigLoader.js"
 import { ContainerRuntime } from "../../services/ContainerRuntime.js"
 import { ConversationStore } from "../../services/ConversationStore.js"
+import { NetworkIsolation } from "../../services/NetworkIsolation.js"
 import { ProxyCa } from "../../services/ProxyCa.js"
+import { proxyBundlePath } from "../proxyBundle.js"
+import { sandboxDisabledMessage, sandboxDisabledRepos, upstreamOverridesMessage } from "../sandboxWarnings.js"
 import { configOption } from "./configOption.js"
 import { ensureStateDir, loadInstallation, storeFile } from "./installation.js"
 
@@ -45,6 +51,42 @@ export const checkGit = Process.make("git", "--version").pipe(
 )
 
 const line = (r: CheckResult) => `${r.ok ? "ok  " : "FAIL"}  ${r.name.padEnd(10)} ${r.detail}`
+
+/** A warning: printed loudly, but not a failed check (the operator chose it). */
+const warn = (name: string, detail: string) => Console.log(`WARN  ${name.padEnd(10)} ${detail}`)
+
+// The first probe builds its image (Node on the base image): minutes on a slow mirror.
+const isolationTimeout = "5 minutes"
+
+/**
+ * Proves the engine's task networks isolated: a probe container on a fresh internal network
+ * tries the host, a public address and an outside name (NetworkIsolation).
+ */
+const checkIsolation = (config: ServerConfig) =>
+  Effect.gen(function* () {
+    const isolation = yield* NetworkIsolation
+    const report = yield* isolation.ensureIsolated
+    return `${report.engine}: ${report.checks.length} ways out tried from a fresh internal network, none got through (${(report.durationMs / 1000).toFixed(1)} s)`
+  }).pipe(
+    Effect.mapError((e) => e.message),
+    Effect.provide(
+      Layer.unwrapEffect(
+        Effect.map(proxyBundlePath, (proxyBundle) =>
+          NetworkIsolationLive().pipe(
+            Layer.provide(
+              SidecarImagesLive({ prefix: `localhost/${config.container.image_prefix}`, proxyBundle }),
+            ),
+            Layer.provide(DockerRuntimeLive({ socketPath: config.container.socket })),
+          ),
+        ),
+      ),
+    ),
+    Effect.catchTag("ConfigError", (e) => Effect.fail(`AIRUT_PROXY_BUNDLE: ${e.message}`)),
+    Effect.timeoutFail({
+      duration: isolationTimeout,
+      onTimeout: () => `the isolation probe did not finish within ${isolationTimeout}`,
+    }),
+  )
 
 const run = <R>(name: string, check: Effect.Effect<string, string, R>) =>
   check.pipe(
@@ -114,6 +156,23 @@ export const checkCommand = Command.make("check", { config: configOption }, ({ c
       ),
     )
 
+    // A probe needs the engine; without it the engine line already says what is wrong.
+    const engineAnswered = results.at(-1)?.ok === true
+    results.push(
+      yield* run(
+        "isolation",
+        engineAnswered
+          ? checkIsolation(loaded.config)
+          : Effect.fail("not checked: the container engine did not answer"),
+      ),
+    )
+    for (const repoId of sandboxDisabledRepos(loaded.config)) {
+      const repo = loaded.config.repos[repoId]
+      if (repo !== undefined) yield* warn("sandbox", sandboxDisabledMessage(repoId, repo))
+    }
+    const overrides = upstreamOverridesMessage(loaded.config)
+    if (overrides !== undefined) yield* warn("overrides", overrides)
+
     const dbFile = storeFile(paths)
     results.push(
       yield* run(
@@ -145,7 +204,11 @@ export const checkCommand = Command.make("check", { config: configOption }, ({ c
     )
     return yield* report(results)
   }),
-).pipe(Command.withDescription("Check the config, git, the container engine, the store and the proxy CA."))
+).pipe(
+  Command.withDescription(
+    "Check the config, git, the container engine, network isolation, the store and the proxy CA.",
+  ),
+)
 
 const report = (results: ReadonlyArray<CheckResult>) => {
   const failed = results.filter((r) => !r.ok).map((r) => r.name)
