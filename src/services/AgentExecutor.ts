@@ -1,7 +1,8 @@
-import { Context, type Effect, Schema, type Scope, type Stream } from "effect"
+import { Context, type Effect, Option, Schema, type Scope, type Stream } from "effect"
 import type { AgentEvent } from "../schema/AgentEvent.js"
 import type { AgentOutcome } from "../schema/AgentOutcome.js"
-import type { AgentRequest } from "../schema/AgentRequest.js"
+import type { AgentRequest, AgentSandbox } from "../schema/AgentRequest.js"
+import type { ProxyHandle } from "./NetworkProxy.js"
 
 /**
  * The run hit its time limit. The container is gone; the workspace keeps its work and the
@@ -117,3 +118,17 @@ export const claudeArgs = (request: {
   "stream-json",
   "--verbose",
 ]
+
+/**
+ * What a task's proxy decides about the agent's request: the sandbox (its network, the proxy as
+ * DNS, the CA to trust) and the environment it hands out (surrogates in place of masked
+ * secrets, CA variables). None for a proxy without a container network (the in-process one),
+ * which cannot confine a container.
+ */
+export const sandboxFromProxy = (
+  handle: ProxyHandle,
+): Option.Option<{ readonly sandbox: AgentSandbox; readonly env: Readonly<Record<string, string>> }> =>
+  Option.map(handle.network, (network) => ({
+    sandbox: { network, proxyIp: handle.dnsServer, caCertPath: handle.caCert.hostPath },
+    env: handle.env,
+  }))

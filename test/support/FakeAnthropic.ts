@@ -1,4 +1,5 @@
 import * as Http from "node:http"
+import * as Https from "node:https"
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import type { ServeError } from "@effect/platform/HttpServerError"
 import { NodeHttpServer } from "@effect/platform-node"
@@ -91,7 +92,7 @@ const decodeMessagesBody = Schema.decodeUnknownOption(MessagesBody)
 const parseJson = Schema.decodeUnknownOption(Schema.parseJson())
 
 export interface FakeAnthropicShape {
-  /** `http://host:port`, for ANTHROPIC_BASE_URL or a proxy's upstream override. */
+  /** `http(s)://host:port`, for ANTHROPIC_BASE_URL. */
   readonly url: string
   readonly host: string
   readonly port: number
@@ -119,6 +120,11 @@ export interface FakeAnthropicOptions {
   /** Address to bind; 127.0.0.1 by default. Containers need the egress network's gateway. */
   readonly host?: string
   readonly port?: number
+  /**
+   * Serve HTTPS with this certificate (e.g. one for api.anthropic.com from a test CA), as the
+   * upstream a sandbox proxy forwards to; plain HTTP when absent.
+   */
+  readonly tls?: { readonly certPem: string; readonly keyPem: string }
   /**
    * Delay between streamed events (none by default: each event is still its own write). The
    * delay runs on the Clock of the fiber serving the request, so give one only under the live clock.
@@ -397,7 +403,10 @@ export const makeFakeAnthropic = (
       )
     })
 
-    const nodeServer = Http.createServer()
+    const nodeServer: Http.Server =
+      options.tls === undefined
+        ? Http.createServer()
+        : Https.createServer({ cert: options.tls.certPem, key: options.tls.keyPem })
     const server = yield* NodeHttpServer.make(() => nodeServer, { host, port: options.port ?? 0 })
     // A Hang turn keeps its connection open; closing the server would wait for it forever.
     yield* Effect.addFinalizer(() => Effect.sync(() => nodeServer.closeAllConnections()))
@@ -406,7 +415,7 @@ export const makeFakeAnthropic = (
     const port = address._tag === "TcpAddress" ? address.port : 0
 
     const shape: FakeAnthropicShape = {
-      url: `http://${host}:${port}`,
+      url: `${options.tls === undefined ? "http" : "https"}://${host}:${port}`,
       host,
       port,
       script: (more) => Ref.update(turns, (queue) => [...queue, ...more]),
