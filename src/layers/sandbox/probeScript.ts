@@ -66,15 +66,32 @@ function any(id, probes, nothing) {
   });
 }
 
+// Names are looked up in /etc/hosts, then with c-ares against the container's resolv.conf,
+// never with getaddrinfo: a getaddrinfo stuck on an unreachable server holds a libuv thread
+// that process.exit waits for (seconds per name).
+function hostsFile(name) {
+  try {
+    return fs.readFileSync("/etc/hosts", "utf8").split("\n")
+      .map((line) => line.replace(/#.*/, "").trim().split(/\s+/))
+      .filter((words) => words.length > 1 && words.slice(1).includes(name))
+      .map((words) => words[0]);
+  } catch (e) {
+    return [];
+  }
+}
+
 function lookupAll(name) {
+  const fromHosts = hostsFile(name);
+  if (fromHosts.length > 0) return Promise.resolve({ addresses: fromHosts });
   return new Promise((resolve) => {
+    const resolver = new dns.Resolver({ timeout: timeoutMs, tries: 1 });
     let done = false;
-    const timer = setTimeout(() => { if (!done) { done = true; resolve({ error: "no answer" }); } }, timeoutMs);
-    dns.lookup(name, { all: true }, (err, addresses) => {
+    const timer = setTimeout(() => { if (!done) { done = true; resolver.cancel(); resolve({ error: "no answer" }); } }, timeoutMs);
+    resolver.resolve4(name, (err, addresses) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
-      resolve(err ? { error: err.code || String(err.message) } : { addresses: addresses.map((a) => a.address) });
+      resolve(err ? { error: err.code || String(err.message) } : { addresses });
     });
   });
 }
@@ -140,10 +157,12 @@ function run(target) {
   switch (target.kind) {
     case "tcp":
       return connect(target.id, target.host, target.port, target.greeting, target.local);
-    case "tcp-name":
+    case "tcp-name": {
+      const start = clock();
       return lookupAll(target.name).then((found) => found.error !== undefined
-        ? { id: target.id, reached: false, outcome: "not resolved: " + found.error, ms: 0 }
+        ? { id: target.id, reached: false, outcome: "not resolved: " + found.error, ms: since(start) }
         : any(target.id, found.addresses.map((a) => connect(target.id, a, target.port, target.greeting, false)), "no addresses"));
+    }
     case "tcp-link-local": {
       const names = Object.keys(os.networkInterfaces()).filter((n) => n !== "lo");
       return any(target.id, names.map((n) => connect(target.id, target.address + "%" + n, target.port, target.greeting, false)), "no interfaces");
@@ -154,13 +173,15 @@ function run(target) {
       const servers = resolvConfServers();
       return any(target.id, servers.map((s) => dnsQuery(target.id, s, 53, target.name)), "no nameservers");
     }
-    case "resolve":
+    case "resolve": {
+      const start = clock();
       return lookupAll(target.name).then((found) => ({
         id: target.id,
         reached: found.addresses !== undefined && found.addresses.length > 0,
         outcome: found.error !== undefined ? found.error : "resolved to " + found.addresses.join(" "),
-        ms: 0,
+        ms: since(start),
       }));
+    }
     case "ipv6-addresses": {
       const found = ipv6Addresses();
       return Promise.resolve({ id: target.id, reached: found.length > 0, outcome: found.length > 0 ? "IPv6 is on: " + found.join(" ") : "no IPv6 addresses", ms: 0 });
