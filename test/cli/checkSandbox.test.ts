@@ -11,7 +11,7 @@ const freshHome = () => {
 }
 
 /** A config with two repositories, one with the sandbox off and a masked secret, on `socket`. */
-export const sandboxConfig = (socket: string) =>
+const sandboxConfig = (socket: string) =>
   [
     "container:",
     `  socket: ${socket}`,
