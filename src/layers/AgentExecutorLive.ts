@@ -29,6 +29,7 @@ import { ClaudeBinary } from "../services/ClaudeBinary.js"
 import { type ContainerId, ContainerRuntime } from "../services/ContainerRuntime.js"
 import { runContainer } from "../services/ContainerScope.js"
 import { ConversationStore } from "../services/ConversationStore.js"
+import { SecretRedactor } from "../services/SecretRedactor.js"
 
 export interface AgentExecutorOptions {
   /** How long a stopped run may take to exit after SIGTERM before it is killed (default 5 s). */
@@ -46,6 +47,7 @@ export const makeAgentExecutor = (options: AgentExecutorOptions = {}) =>
     const runtime = yield* ContainerRuntime
     const binaries = yield* ClaudeBinary
     const store = yield* ConversationStore
+    const redactor = yield* SecretRedactor
     const stopGrace = Duration.decode(options.stopGrace ?? Duration.seconds(5))
 
     const containerFailure = (error: { readonly message: string }) =>
@@ -98,16 +100,19 @@ export const makeAgentExecutor = (options: AgentExecutorOptions = {}) =>
               Exit.isInterrupted(exit) ? stopGently(container.id) : Effect.void,
             )
             const stderr = yield* container.stderr.pipe(
+              Stream.map(redactor.redact),
               Stream.runFold<ReadonlyArray<string>, string>([], keepTail),
               Effect.mapError(containerFailure),
               Effect.fork,
             )
-            // Stored first (the dashboard tails the store), then folded and published.
+            // Stored first (the dashboard tails the store), then folded and published. Secrets the
+            // container was given as they are (plain `secrets`) are masked before anything keeps
+            // a line: the agent may well print its environment.
             yield* container.stdout.pipe(
               Stream.mapError(containerFailure),
               Stream.runForEachChunk((chunk) =>
                 Effect.gen(function* () {
-                  const lines = Chunk.toReadonlyArray(chunk)
+                  const lines = Chunk.toReadonlyArray(chunk).map(redactor.redact)
                   yield* store.appendEvents(request.taskId, lines).pipe(Effect.mapError(storeFailure))
                   for (const line of lines) {
                     const event = parseAgentLine(line)

@@ -8,6 +8,7 @@ import {
   FakeEngine,
 } from "../../src/layers/ContainerRuntimeTest.js"
 import { ConversationStoreMemory } from "../../src/layers/ConversationStoreMemory.js"
+import { SecretRedactorLive } from "../../src/layers/SecretRedactorLive.js"
 import type { AgentRequest } from "../../src/schema/AgentRequest.js"
 import type { ContainerSpec } from "../../src/schema/ContainerSpec.js"
 import { proxyCaTarget } from "../../src/schema/RunPolicy.js"
@@ -16,6 +17,7 @@ import { recoveryReplyCap } from "../../src/services/AgentRecovery.js"
 import { ClaudeBinary, ClaudeBinaryUnavailable } from "../../src/services/ClaudeBinary.js"
 import { ContainerRuntime } from "../../src/services/ContainerRuntime.js"
 import { ConversationStore } from "../../src/services/ConversationStore.js"
+import { SecretRedactor } from "../../src/services/SecretRedactor.js"
 import { type FixtureName, loadFixture } from "../support/claudeFixtures.js"
 
 /**
@@ -90,7 +92,10 @@ const testLayer = (scripts: Scripts, options: { readonly binaryFails?: boolean }
     Layer.provide(recordingRuntime),
     Layer.provide(binary),
   )
-  return Layer.mergeAll(executor, engine, recorded).pipe(Layer.provideMerge(ConversationStoreMemory))
+  return Layer.mergeAll(executor, engine, recorded).pipe(
+    Layer.provideMerge(ConversationStoreMemory),
+    Layer.provideMerge(SecretRedactorLive),
+  )
 }
 
 /** A conversation, a task and a built image in the fakes; the request to run. */
@@ -393,6 +398,40 @@ describe("AgentExecutorLive", () => {
         assert.deepStrictEqual(yield* runtime.listContainers({}), [])
         assert.deepStrictEqual((yield* Ref.get((yield* Recorded).signals))[0], "SIGTERM")
       }).pipe(Effect.provide(testLayer({ fresh: hanging })))
+    }),
+  )
+
+  it.effect("plain secrets the agent prints are masked in the stored lines, the events and the failure", () =>
+    Effect.gen(function* () {
+      const secret = "plain-secret-4f2a9c"
+      const leaky: ContainerScript = {
+        stdout: [
+          JSON.stringify({ type: "system", subtype: "init", session_id: "s-1" }),
+          JSON.stringify({
+            type: "assistant",
+            message: { content: [{ type: "text", text: `token=${secret}` }] },
+          }),
+          `crash: ${secret}`,
+        ],
+        stderr: [`env dump ${secret}`],
+        exitCode: 3,
+      }
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          yield* (yield* SecretRedactor).register([secret])
+          const request = yield* setup({ env: { PLAIN_TOKEN: secret } })
+          const run = yield* (yield* AgentExecutor).start(request)
+          const events = Chunk.toReadonlyArray(yield* Stream.runCollect(run.events))
+          const error = yield* Effect.flip(run.outcome)
+          const stored = yield* storedLines(request)
+          assert.strictEqual(stored.length, 3)
+          for (const text of [...stored, JSON.stringify(events), JSON.stringify(error)]) {
+            assert.notInclude(text, secret)
+          }
+          assert.include(stored[2] ?? "", "<redacted>")
+          assert.strictEqual(error._tag, "ContainerFailed")
+        }),
+      ).pipe(Effect.provide(testLayer({ fresh: leaky })))
     }),
   )
 

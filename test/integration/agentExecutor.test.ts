@@ -7,14 +7,17 @@ import { Context, Duration, Effect, Layer, Option } from "effect"
 import { AgentExecutorLive } from "../../src/layers/AgentExecutorLive.js"
 import { ConversationStoreMemory } from "../../src/layers/ConversationStoreMemory.js"
 import { ImageCacheLive } from "../../src/layers/ImageCacheLive.js"
+import { SecretRedactorLive } from "../../src/layers/SecretRedactorLive.js"
 import type { AgentRequest } from "../../src/schema/AgentRequest.js"
 import { AgentExecutor } from "../../src/services/AgentExecutor.js"
 import { ContainerRuntime } from "../../src/services/ContainerRuntime.js"
 import { runContainer } from "../../src/services/ContainerScope.js"
 import { ConversationStore } from "../../src/services/ConversationStore.js"
 import { ImageCache } from "../../src/services/ImageCache.js"
+import { SecretRedactor } from "../../src/services/SecretRedactor.js"
 import { testApiKey } from "../support/ClaudeHost.js"
 import {
+  bash,
   type FakeAnthropicShape,
   invalidSession,
   makeFakeAnthropic,
@@ -69,6 +72,7 @@ const RigLive = Layer.scoped(
 
 const TestLayer = Layer.mergeAll(AgentExecutorLive().pipe(Layer.provide(TestClaudeBinary)), RigLive).pipe(
   Layer.provideMerge(ConversationStoreMemory),
+  Layer.provideMerge(SecretRedactorLive),
   Layer.provideMerge(PodmanRuntimeRemovingImages),
 )
 
@@ -130,15 +134,20 @@ layer(TestLayer, { excludeTestServices: true, timeout: "900 seconds" })(
       () =>
         Effect.gen(function* () {
           const { fake } = yield* Rig
-          const request = yield* newTask({ prompt: "Create notes.md and a report. MARK-WRITE" })
+          // A plain secret the container gets as it is; the agent prints it.
+          const plainSecret = `plain-${randomBytes(8).toString("hex")}`
+          yield* (yield* SecretRedactor).register([plainSecret])
+          const base = yield* newTask({ prompt: "Create notes.md and a report. MARK-WRITE" })
+          const request = { ...base, env: { ...base.env, PLAIN_TOKEN: plainSecret } }
           yield* fake.script([
             writeFile("/workspace/notes.md", "# Notes\n", "Creating the notes."),
             writeFile("/outbox/report.txt", "All done.\n"),
+            bash("echo token=$PLAIN_TOKEN"),
             Turn.Text({ text: "Created notes.md and put report.txt in the outbox." }),
           ])
           const outcome = yield* (yield* AgentExecutor).run(request)
           assert.strictEqual(outcome.replyText, "Created notes.md and put report.txt in the outbox.")
-          assert.strictEqual(outcome.turns, 3)
+          assert.strictEqual(outcome.turns, 4)
           assert.isFalse(outcome.recovered)
           assert.strictEqual(readFileSync(join(request.hostPaths.workspace, "notes.md"), "utf8"), "# Notes\n")
           assert.strictEqual(
@@ -148,10 +157,14 @@ layer(TestLayer, { excludeTestServices: true, timeout: "900 seconds" })(
           // The session transcript lives in the conversation's Claude state directory.
           assert.isTrue(existsSync(join(request.hostPaths.claudeState, "projects")))
           const calls = (yield* fake.messageRequests).filter((r) => r.body.includes("MARK-WRITE"))
-          assert.strictEqual(calls.length, 3)
+          assert.strictEqual(calls.length, 4)
+          // The command really printed it (the API saw the tool result), the store never did.
+          assert.include(calls[3]?.body ?? "", `token=${plainSecret}`)
           for (const call of calls) assert.strictEqual(call.headers["x-api-key"], testApiKey)
           const stored = yield* (yield* ConversationStore).readEvents({ taskId: request.taskId }, 0, 1000)
           assert.isAbove(stored.events.length, 5)
+          for (const row of stored.events) assert.notInclude(row.line, plainSecret)
+          assert.isTrue(stored.events.some((row) => row.line.includes("token=<redacted>")))
           yield* noContainersOf(request)
         }),
       300_000,

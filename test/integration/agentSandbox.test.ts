@@ -11,6 +11,7 @@ import { ImageCacheLive } from "../../src/layers/ImageCacheLive.js"
 import { NetworkIsolationLive } from "../../src/layers/NetworkIsolationLive.js"
 import { ProxyCaLive } from "../../src/layers/ProxyCaLive.js"
 import { ProxySidecarLive } from "../../src/layers/ProxySidecarLive.js"
+import { SecretRedactorLive } from "../../src/layers/SecretRedactorLive.js"
 import { SidecarImagesLive } from "../../src/layers/SidecarImagesLive.js"
 import type { AgentRequest } from "../../src/schema/AgentRequest.js"
 import { MaskedSecret } from "../../src/schema/Credentials.js"
@@ -108,6 +109,7 @@ const TestLayer = Layer.mergeAll(
   RigLive,
 ).pipe(
   Layer.provideMerge(ConversationStoreMemory),
+  Layer.provideMerge(SecretRedactorLive),
   Layer.provideMerge(PodmanRuntimeRemovingImages),
   Layer.provideMerge(NodeContext.layer),
 )
