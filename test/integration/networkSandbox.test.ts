@@ -488,9 +488,9 @@ sec secrets-mounts; awk '$5 != "/" && $5 !~ /^\\/(proc|sys|dev)/ { print $5 }' /
 sec before; c https://api.test/allowed/before
 echo READY
 while [ ! -e /workspace/go ]; do sleep 0.1; done
-sec after-allowed; c --max-time 4 https://api.test/allowed/after
-sec after-dns; timeout 5 getent ahosts api.test; echo "exit=$?"
-sec after-direct; for t in "${rig.gateway} ${rig.upstream.port}" "1.1.1.1 443" "${handle.dnsServer} 443"; do set -- $t; if timeout 3 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; then echo "REACHED $t"; else echo "failed $t"; fi; done
+sec after-allowed; c --max-time 3 https://api.test/allowed/after
+sec after-dns; timeout 3 getent ahosts api.test; echo "exit=$?"
+sec after-direct; for t in "${rig.gateway} ${rig.upstream.port}" "1.1.1.1 443" "${handle.dnsServer} 443"; do set -- $t; if timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; then echo "REACHED $t"; else echo "failed $t"; fi; done
 `
       const { container, root } = yield* startAgent(handle, spec, script)
       const ready = yield* Deferred.make<void>()
