@@ -345,9 +345,12 @@ export const makeProxySidecar = (options: ProxySidecarOptions = {}) =>
               `the network proxy of task ${spec.taskId} stopped (exit ${exit.exitCode}); the agent has no network now`,
             ),
           ),
-          Effect.catchAll((e) =>
-            Effect.logError(`lost track of the proxy of task ${spec.taskId}: ${e.message}`),
-          ),
+          Effect.catchTags({
+            ContainerError: (e) =>
+              Effect.logError(`lost track of the proxy of task ${spec.taskId}: ${e.message}`),
+            EngineUnreachable: (e) =>
+              Effect.logError(`lost track of the proxy of task ${spec.taskId}: ${e.message}`),
+          }),
           Effect.forkScoped,
         )
 
