@@ -69,80 +69,100 @@ export const makeAgentExecutor = (options: AgentExecutorOptions = {}) =>
         ),
       )
 
-    /** One run of the CLI, without recovery. */
-    const attempt = (request: AgentRequest, emit: (event: AgentEvent) => Effect.Effect<void>) =>
+    /** One run of the CLI, without recovery. `emit` sees every event. */
+    const attempt = (
+      request: AgentRequest,
+      binaryPath: string,
+      emit: (event: AgentEvent) => Effect.Effect<void>,
+    ) =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const summary = yield* Ref.make(emptySummary)
+          const spec = agentContainerSpec({
+            image: request.image,
+            taskId: request.taskId,
+            conversationId: request.conversationId,
+            repoId: request.repoId,
+            hostPaths: { ...request.hostPaths, claudeBinary: binaryPath },
+            args: claudeArgs(request),
+            // Claude keeps its config beside the session transcripts, in the mounted state dir,
+            // instead of an ephemeral ~/.claude.json in the container.
+            env: { CLAUDE_CONFIG_DIR: agentMountTargets.claudeState, ...request.env },
+            limits: request.limits,
+            ...(request.sandbox === undefined ? {} : { sandbox: request.sandbox }),
+          })
+          const container = yield* runContainer(spec, { stdin: request.prompt }).pipe(
+            Effect.provideService(ContainerRuntime, runtime),
+            Effect.mapError(containerFailure),
+          )
+          yield* Effect.addFinalizer((exit) =>
+            Exit.isInterrupted(exit) ? stopGently(container.id) : Effect.void,
+          )
+          const stderr = yield* container.stderr.pipe(
+            Stream.map(redactor.redact),
+            Stream.runFold<ReadonlyArray<string>, string>([], keepTail),
+            Effect.mapError(containerFailure),
+            Effect.fork,
+          )
+          // Stored first (the dashboard tails the store), then folded and published. Secrets the
+          // container was given as they are (plain `secrets`) are masked before anything keeps
+          // a line: the agent may well print its environment.
+          yield* container.stdout.pipe(
+            Stream.mapError(containerFailure),
+            Stream.runForEachChunk((chunk) =>
+              Effect.gen(function* () {
+                const lines = Chunk.toReadonlyArray(chunk).map(redactor.redact)
+                yield* store.appendEvents(request.taskId, lines).pipe(Effect.mapError(storeFailure))
+                for (const line of lines) {
+                  const event = parseAgentLine(line)
+                  yield* Ref.update(summary, (s) => summarize(s, event))
+                  yield* emit(event)
+                }
+              }),
+            ),
+          )
+          const exit = yield* container.wait.pipe(Effect.mapError(containerFailure))
+          const stderrTail = yield* Fiber.join(stderr)
+          const verdict = classify(yield* Ref.get(summary), {
+            exitCode: exit.exitCode,
+            oomKilled: exit.oomKilled,
+            stderrTail,
+            resumed: Option.fromNullable(request.sessionId),
+          })
+          if (Either.isRight(verdict) && exit.exitCode !== 0) {
+            yield* Effect.logWarning(`the agent answered, then exited with ${exit.exitCode}`)
+          }
+          return yield* verdict
+        }),
+      ).pipe(
+        Effect.withSpan("AgentExecutor.attempt", {
+          attributes: { taskId: request.taskId, resume: request.sessionId ?? "" },
+        }),
+      )
+
+    /**
+     * The whole run: the binary (fetched before the clock starts: a first download is not the
+     * agent's time), then the attempt and its recovery retry, together within the time limit.
+     */
+    const runWith = (request: AgentRequest, emit: (event: AgentEvent) => Effect.Effect<void>) =>
       Effect.gen(function* () {
-        const summary = yield* Ref.make(emptySummary)
-
-        const body = Effect.scoped(
-          Effect.gen(function* () {
-            const binary = yield* binaries
-              .ensure(request.claudeVersion)
-              .pipe(Effect.mapError((e) => new ExecutorFailed({ stage: "binary", detail: e.message })))
-            const spec = agentContainerSpec({
-              image: request.image,
-              taskId: request.taskId,
-              conversationId: request.conversationId,
-              repoId: request.repoId,
-              hostPaths: { ...request.hostPaths, claudeBinary: binary.path },
-              args: claudeArgs(request),
-              // Claude keeps its config beside the session transcripts, in the mounted state dir,
-              // instead of an ephemeral ~/.claude.json in the container.
-              env: { CLAUDE_CONFIG_DIR: agentMountTargets.claudeState, ...request.env },
-              limits: request.limits,
-              ...(request.sandbox === undefined ? {} : { sandbox: request.sandbox }),
-            })
-            const container = yield* runContainer(spec, { stdin: request.prompt }).pipe(
-              Effect.provideService(ContainerRuntime, runtime),
-              Effect.mapError(containerFailure),
-            )
-            yield* Effect.addFinalizer((exit) =>
-              Exit.isInterrupted(exit) ? stopGently(container.id) : Effect.void,
-            )
-            const stderr = yield* container.stderr.pipe(
-              Stream.map(redactor.redact),
-              Stream.runFold<ReadonlyArray<string>, string>([], keepTail),
-              Effect.mapError(containerFailure),
-              Effect.fork,
-            )
-            // Stored first (the dashboard tails the store), then folded and published. Secrets the
-            // container was given as they are (plain `secrets`) are masked before anything keeps
-            // a line: the agent may well print its environment.
-            yield* container.stdout.pipe(
-              Stream.mapError(containerFailure),
-              Stream.runForEachChunk((chunk) =>
-                Effect.gen(function* () {
-                  const lines = Chunk.toReadonlyArray(chunk).map(redactor.redact)
-                  yield* store.appendEvents(request.taskId, lines).pipe(Effect.mapError(storeFailure))
-                  for (const line of lines) {
-                    const event = parseAgentLine(line)
-                    yield* Ref.update(summary, (s) => summarize(s, event))
-                    yield* emit(event)
-                  }
-                }),
-              ),
-            )
-            const exit = yield* container.wait.pipe(Effect.mapError(containerFailure))
-            const stderrTail = yield* Fiber.join(stderr)
-            const verdict = classify(yield* Ref.get(summary), {
-              exitCode: exit.exitCode,
-              stderrTail,
-              resumed: Option.fromNullable(request.sessionId),
-            })
-            if (Either.isRight(verdict) && exit.exitCode !== 0) {
-              yield* Effect.logWarning(`the agent answered, then exited with ${exit.exitCode}`)
-            }
-            return yield* verdict
-          }),
-        )
-
-        if (request.timeout === undefined) return yield* body
+        const binary = yield* binaries
+          .ensure(request.claudeVersion)
+          .pipe(Effect.mapError((e) => new ExecutorFailed({ stage: "binary", detail: e.message })))
+        // The session the latest attempt announced: what a timed-out run leaves to resume.
+        const session = yield* Ref.make(Option.none<string>())
+        const observe = (event: AgentEvent) =>
+          (event._tag === "SystemInit" ? Ref.set(session, Option.some(event.session_id)) : Effect.void).pipe(
+            Effect.zipRight(emit(event)),
+          )
+        const runs = withRecovery((r: AgentRequest) => attempt(r, binary.path, observe))(request)
+        if (request.timeout === undefined) return yield* runs
         const timeout = request.timeout
-        return yield* body.pipe(
+        return yield* runs.pipe(
           Effect.timeout(timeout),
           Effect.catchTag("TimeoutException", () =>
             Effect.gen(function* () {
-              const sessionId = (yield* Ref.get(summary)).initSessionId
+              const sessionId = yield* Ref.get(session)
               // The next message resumes what this run got done.
               if (Option.isSome(sessionId)) {
                 yield* store
@@ -153,16 +173,7 @@ export const makeAgentExecutor = (options: AgentExecutorOptions = {}) =>
             }),
           ),
         )
-      }).pipe(
-        Effect.withSpan("AgentExecutor.attempt", {
-          attributes: { taskId: request.taskId, resume: request.sessionId ?? "" },
-        }),
-      )
-
-    const runWith = (request: AgentRequest, emit: (event: AgentEvent) => Effect.Effect<void>) =>
-      withRecovery((r: AgentRequest) => attempt(r, emit))(request).pipe(
-        Effect.annotateLogs({ taskId: request.taskId, conversationId: request.conversationId }),
-      )
+      }).pipe(Effect.annotateLogs({ taskId: request.taskId, conversationId: request.conversationId }))
 
     const run = (request: AgentRequest) => runWith(request, () => Effect.void)
 

@@ -68,6 +68,8 @@ export const summarize = (summary: RunSummary, event: AgentEvent): RunSummary =>
 /** What the container reported when it stopped. */
 export interface RunExit {
   readonly exitCode: number
+  /** The engine says the kernel killed it for memory (Podman on cgroup v1 never says so). */
+  readonly oomKilled?: boolean
   /** The last lines of stderr. */
   readonly stderrTail: ReadonlyArray<string>
   /** The session the run was asked to resume. */
@@ -103,12 +105,14 @@ const sessionOf = (summary: RunSummary, result: Option.Option<ResultEvent>) =>
     () => summary.initSessionId,
   )
 
-const describeExit = (exitCode: number) =>
-  exitCode === 137
-    ? "the agent was killed (exit 137: out of memory, or stopped)"
-    : exitCode === 0
-      ? "the agent ended without a result"
-      : `the agent exited with ${exitCode} without a result`
+const describeExit = (exitCode: number, oomKilled: boolean) =>
+  oomKilled
+    ? "the agent ran out of memory (the container's memory limit)"
+    : exitCode === 137
+      ? "the agent was killed (exit 137: out of memory, or stopped)"
+      : exitCode === 0
+        ? "the agent ended without a result"
+        : `the agent exited with ${exitCode} without a result`
 
 /** Judges a finished run. */
 export const classify = (
@@ -192,7 +196,7 @@ export const classify = (
   return Either.left(
     new ContainerFailed({
       exitCode: exit.exitCode,
-      detail: describeExit(exit.exitCode),
+      detail: describeExit(exit.exitCode, exit.oomKilled === true),
       lastLines: words.filter((l) => l.trim() !== "").slice(-lastLinesKept),
       sessionId: summary.initSessionId,
     }),

@@ -139,6 +139,12 @@ describe("classify", () => {
     }).pipe(Effect.provide(NodeContext.layer)),
   )
 
+  it("a run the kernel killed for memory says so", () => {
+    const verdict = classify(emptySummary, { exitCode: 137, oomKilled: true, stderrTail: [], ...fresh })
+    assert.isTrue(Either.isLeft(verdict))
+    if (Either.isLeft(verdict)) assert.include(verdict.left.message, "ran out of memory")
+  })
+
   describe("text is consulted only without a result, and narrowly", () => {
     const run = (stdout: ReadonlyArray<string>, exit: Partial<RunExit> = {}) =>
       classify(stdout.map(parseAgentLine).reduce(summarize, emptySummary), {

@@ -47,7 +47,10 @@ class Recorded extends Context.Tag("test/Recorded")<
   { readonly signals: Ref.Ref<ReadonlyArray<string>>; readonly stdin: Ref.Ref<ReadonlyArray<string>> }
 >() {}
 
-const testLayer = (scripts: Scripts, options: { readonly binaryFails?: boolean } = {}) => {
+const testLayer = (
+  scripts: Scripts,
+  options: { readonly binaryFails?: boolean; readonly binaryDelay?: Duration.DurationInput } = {},
+) => {
   const engine = ContainerRuntimeTest({
     script: (spec) => (isResume(spec) ? (scripts.resumed ?? scripts.fresh) : scripts.fresh),
   })
@@ -85,7 +88,9 @@ const testLayer = (scripts: Scripts, options: { readonly binaryFails?: boolean }
       ensure: (version) =>
         options.binaryFails
           ? Effect.fail(new ClaudeBinaryUnavailable({ version, reason: "Download", detail: "registry down" }))
-          : Effect.succeed({ path: `/state/claude/${version}/claude`, version, sha256: "0".repeat(64) }),
+          : Effect.succeed({ path: `/state/claude/${version}/claude`, version, sha256: "0".repeat(64) }).pipe(
+              Effect.delay(options.binaryDelay ?? Duration.zero),
+            ),
     }),
   )
   const executor = AgentExecutorLive({ stopGrace: "5 seconds" }).pipe(
@@ -382,6 +387,48 @@ describe("AgentExecutorLive", () => {
         // Asked to stop first, then killed by the container's release.
         assert.deepStrictEqual((yield* Ref.get((yield* Recorded).signals)).slice(0, 1), ["SIGTERM"])
       }).pipe(Effect.provide(testLayer({ fresh: hanging })))
+    }),
+  )
+
+  it.effect("the time limit covers the recovery retry; the fresh session is the one kept", () =>
+    Effect.gen(function* () {
+      const fresh = yield* loadFixture("one-turn").pipe(Effect.provide(NodeContext.layer))
+      const scripts = {
+        resumed: yield* fixtureScript("resume-rejected"),
+        fresh: { stdout: [fresh.lines[0] ?? ""], runsUntilKilled: true },
+      }
+      yield* Effect.gen(function* () {
+        const request = yield* setup({
+          sessionId: "0f0f0f0f-0000-4000-8000-000000000001",
+          timeout: Duration.minutes(10),
+        })
+        const fiber = yield* (yield* AgentExecutor).run(request).pipe(Effect.flip, Effect.fork)
+        yield* settle(
+          Effect.map((yield* FakeEngine).created, (c) => c.length),
+          (n) => n === 2,
+        )
+        yield* TestClock.adjust("10 minutes")
+        const error = yield* Fiber.join(fiber)
+        assert.strictEqual(error._tag, "TaskTimeout")
+        const session = Option.getOrThrow(fresh.summary.initSessionId)
+        if (error._tag === "TaskTimeout") assert.deepStrictEqual(error.sessionId, Option.some(session))
+        const conversation = yield* (yield* ConversationStore).getConversation(request.conversationId)
+        assert.deepStrictEqual(conversation.sessionId, Option.some(session))
+      }).pipe(Effect.provide(testLayer(scripts)))
+    }),
+  )
+
+  it.effect("fetching the binary is not the agent's time", () =>
+    Effect.gen(function* () {
+      yield* Effect.gen(function* () {
+        const request = yield* setup({ timeout: Duration.minutes(30) })
+        const fiber = yield* (yield* AgentExecutor).run(request).pipe(Effect.fork)
+        yield* TestClock.adjust("40 minutes")
+        const outcome = yield* Fiber.join(fiber)
+        assert.strictEqual(outcome.replyText, "Hello! How can I help with this repository?")
+      }).pipe(
+        Effect.provide(testLayer({ fresh: yield* fixtureScript("one-turn") }, { binaryDelay: "40 minutes" })),
+      )
     }),
   )
 
