@@ -3,7 +3,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Logger } from "effect"
-import { runAirut } from "./support.js"
+import { repoConfig, runAirut, runDaemonUntil } from "./support.js"
 
 const freshHome = () => {
   const home = mkdtempSync(join(tmpdir(), "airut-cli-"))
@@ -125,6 +125,18 @@ describe("airut config show", () => {
 })
 
 describe("airut run", () => {
+  it.live("refuses to call the network proven when the probe cannot run, and keeps serving", () =>
+    Effect.gen(function* () {
+      const { home, env, configFile } = freshHome()
+      yield* runAirut(["init"], env)
+      writeFileSync(configFile, repoConfig(join(home, "no-engine.sock")))
+      const logs = yield* runDaemonUntil({ ...env, MAIL_PW: "pw" }, (l) => l.includes("network isolation"))
+      const verdict = logs.find((l) => l.includes("network isolation")) ?? ""
+      assert.include(verdict, "NOT proven; sandboxed tasks will refuse to run")
+      assert.include(logs, "airut stopped")
+    }),
+  )
+
   it.live(
     "starts on embedded defaults, says what to configure next, and stops cleanly when interrupted",
     () =>

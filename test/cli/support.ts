@@ -1,5 +1,5 @@
 import { NodeContext } from "@effect/platform-node"
-import { ConfigProvider, type Console, Effect, Layer, Ref } from "effect"
+import { ConfigProvider, type Console, Effect, Fiber, Layer, Logger, Ref } from "effect"
 import { ConfigLoaderLive } from "../../src/layers/ConfigLoaderLive.js"
 import { SecretRedactorLive } from "../../src/layers/SecretRedactorLive.js"
 import { airutCli, reportFailure } from "../../src/programs/cli/AirutCli.js"
@@ -43,4 +43,39 @@ export const runAirut = (args: ReadonlyArray<string>, env: Readonly<Record<strin
       failure: exit._tag === "Failure" ? String(exit.cause) : undefined,
     }
     return run
+  })
+
+/** A config with one email repository (sandbox on) and the engine at `socket`. */
+export const repoConfig = (socket: string) =>
+  [
+    "container:",
+    `  socket: ${socket}`,
+    "repos:",
+    "  app:",
+    "    repo_url: https://example.com/app.git",
+    "    email:",
+    "      account: { username: a@example.com, from: a@example.com, password: !env MAIL_PW }",
+    "      imap: { server: imap.example.com }",
+    "      smtp: { server: smtp.example.com }",
+    "      auth: { authorized_senders: [me@example.com], trusted_authserv_id: mx.example.com }",
+    "",
+  ].join("\n")
+
+/** Runs `airut run` until a log line matches `until`, then interrupts it; returns every log line. */
+export const runDaemonUntil = (env: Readonly<Record<string, string>>, until: (line: string) => boolean) =>
+  Effect.gen(function* () {
+    const logs: Array<string> = []
+    const logger = Logger.make(({ message }) => {
+      logs.push(Array.isArray(message) ? message.join(" ") : String(message))
+    })
+    const fiber = yield* runAirut(["run"], env).pipe(
+      Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
+      Effect.fork,
+    )
+    yield* Effect.sleep("50 millis").pipe(
+      Effect.repeat({ until: () => logs.some(until) }),
+      Effect.timeout("60 seconds"),
+    )
+    yield* Fiber.interrupt(fiber)
+    return logs
   })

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { runAirut } from "../cli/support.js"
+import { repoConfig, runAirut, runDaemonUntil } from "../cli/support.js"
 
 const socket = process.env.AIRUT_TEST_PODMAN_SOCKET ?? "/run/airut-test/podman.sock"
 
@@ -22,6 +22,20 @@ describe("airut check on a real engine", () => {
       )
       assert.match(run.out, /^ok {4}store/m)
       assert.match(run.out, /^ok {4}proxy CA/m)
+    }),
+  )
+})
+
+describe("airut run on a real engine", () => {
+  it.live("proves the task network isolated before serving a sandboxed repository", () =>
+    Effect.gen(function* () {
+      const home = mkdtempSync(join(tmpdir(), "airut-run-"))
+      const env = { HOME: home, MAIL_PW: "pw" }
+      yield* runAirut(["init"], env)
+      writeFileSync(join(home, ".config", "airut", "airut.yaml"), repoConfig(socket))
+      const logs = yield* runDaemonUntil(env, (l) => l.includes("network isolation"))
+      const verdict = logs.find((l) => l.includes("network isolation")) ?? ""
+      assert.match(verdict, /^network isolation proven on podman [\d.]+: \d+ ways out tried, none got through/)
     }),
   )
 })

@@ -2,9 +2,7 @@ import { Command } from "@effect/cli"
 import { Command as Process } from "@effect/platform"
 import { Console, Data, Effect, Either, Layer } from "effect"
 import { DockerRuntimeLive } from "../../layers/DockerRuntimeLive.js"
-import { NetworkIsolationLive } from "../../layers/NetworkIsolationLive.js"
 import { ProxyCaLive } from "../../layers/ProxyCaLive.js"
-import { SidecarImagesLive } from "../../layers/SidecarImagesLive.js"
 import { SqliteStoreLive } from "../../layers/SqliteStoreLive.js"
 import type { ServerConfig } from "../../schema/ServerConfig.js"
 import { AirutPaths } from "../../services/AirutPaths.js"
@@ -13,7 +11,7 @@ import { ContainerRuntime } from "../../services/ContainerRuntime.js"
 import { ConversationStore } from "../../services/ConversationStore.js"
 import { NetworkIsolation } from "../../services/NetworkIsolation.js"
 import { ProxyCa } from "../../services/ProxyCa.js"
-import { proxyBundlePath } from "../proxyBundle.js"
+import { isolationLayer } from "../isolationLayer.js"
 import { sandboxDisabledMessage, sandboxDisabledRepos, upstreamOverridesMessage } from "../sandboxWarnings.js"
 import { configOption } from "./configOption.js"
 import { ensureStateDir, loadInstallation, storeFile } from "./installation.js"
@@ -69,18 +67,7 @@ const checkIsolation = (config: ServerConfig) =>
     return `${report.engine}: ${report.checks.length} ways out tried from a fresh internal network, none got through (${(report.durationMs / 1000).toFixed(1)} s)`
   }).pipe(
     Effect.mapError((e) => e.message),
-    Effect.provide(
-      Layer.unwrapEffect(
-        Effect.map(proxyBundlePath, (proxyBundle) =>
-          NetworkIsolationLive().pipe(
-            Layer.provide(
-              SidecarImagesLive({ prefix: `localhost/${config.container.image_prefix}`, proxyBundle }),
-            ),
-            Layer.provide(DockerRuntimeLive({ socketPath: config.container.socket })),
-          ),
-        ),
-      ),
-    ),
+    Effect.provide(isolationLayer(config)),
     Effect.catchTag("ConfigError", (e) => Effect.fail(`AIRUT_PROXY_BUNDLE: ${e.message}`)),
     Effect.timeoutFail({
       duration: isolationTimeout,
