@@ -4,11 +4,11 @@ import {
   type BuildRequest,
   ContainerError,
   type ContainerExit,
-  ContainerFailed,
   type ContainerId,
   type ContainerInfo,
   type ContainerIo,
   ContainerRuntime,
+  ContainerStartFailed,
   ImageBuildFailed,
   type ImageInfo,
   type NetworkInfo,
@@ -141,10 +141,14 @@ export const makeContainerRuntimeTest = (options: ContainerRuntimeTestOptions = 
       Effect.gen(function* () {
         const s = yield* Ref.get(state)
         if (!s.images.has(spec.image)) {
-          return yield* new ContainerFailed({ subject: spec.image, stage: "create", detail: "no such image" })
+          return yield* new ContainerStartFailed({
+            subject: spec.image,
+            stage: "create",
+            detail: "no such image",
+          })
         }
         if (spec.network && !s.networks.has(spec.network.name)) {
-          return yield* new ContainerFailed({
+          return yield* new ContainerStartFailed({
             subject: spec.image,
             stage: "create",
             detail: "no such network",

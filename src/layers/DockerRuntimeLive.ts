@@ -19,11 +19,11 @@ import {
 import {
   type BuildRequest,
   ContainerError,
-  ContainerFailed,
   type ContainerId,
   type ContainerInfo,
   type ContainerIo,
   ContainerRuntime,
+  ContainerStartFailed,
   type EngineError,
   type EngineInfo,
   ImageBuildFailed,
@@ -280,7 +280,7 @@ export const makeDockerRuntime = (options: DockerRuntimeOptions) =>
         CreatedJson,
       ).pipe(
         Effect.catchTag("ContainerError", (e) =>
-          Effect.fail(new ContainerFailed({ subject: spec.image, stage: "create", detail: e.detail })),
+          Effect.fail(new ContainerStartFailed({ subject: spec.image, stage: "create", detail: e.detail })),
         ),
       )
       return created.Id
@@ -297,7 +297,7 @@ export const makeDockerRuntime = (options: DockerRuntimeOptions) =>
         .pipe(
           Effect.catchIf(
             (e) => e._tag === "ContainerError" && e.reason === "Rejected",
-            (e) => Effect.fail(new ContainerFailed({ subject: id, stage: "start", detail: e.detail })),
+            (e) => Effect.fail(new ContainerStartFailed({ subject: id, stage: "start", detail: e.detail })),
           ),
         )
     })

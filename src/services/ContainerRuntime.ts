@@ -30,7 +30,7 @@ export class ContainerError extends Data.TaggedError("ContainerError")<{
  * A container could not be made to run: create or start was refused (missing image, bad mount,
  * the OCI runtime failed to exec the command). The task's outcome, not an engine outage.
  */
-export class ContainerFailed extends Data.TaggedError("ContainerFailed")<{
+export class ContainerStartFailed extends Data.TaggedError("ContainerStartFailed")<{
   /** The image (create) or the container id (start). */
   readonly subject: string
   readonly stage: "create" | "start"
@@ -152,7 +152,9 @@ export interface ContainerRuntimeShape {
   readonly inspectImage: (tag: string) => Effect.Effect<Option.Option<ImageInfo>, EngineError>
   readonly removeImage: (tag: string) => Effect.Effect<void, EngineError>
 
-  readonly createContainer: (spec: ContainerSpec) => Effect.Effect<ContainerId, ContainerFailed | EngineError>
+  readonly createContainer: (
+    spec: ContainerSpec,
+  ) => Effect.Effect<ContainerId, ContainerStartFailed | EngineError>
   /**
    * Attach to stdout/stderr (and stdin) before `startContainer` so no output is lost. The
    * connection lives in the scope.
@@ -161,7 +163,7 @@ export interface ContainerRuntimeShape {
     id: ContainerId,
     options: { readonly stdin: boolean },
   ) => Effect.Effect<ContainerIo, EngineError, Scope.Scope>
-  readonly startContainer: (id: ContainerId) => Effect.Effect<void, ContainerFailed | EngineError>
+  readonly startContainer: (id: ContainerId) => Effect.Effect<void, ContainerStartFailed | EngineError>
   /** Waits until the container has stopped. */
   readonly waitContainer: (id: ContainerId) => Effect.Effect<ContainerExit, EngineError>
   readonly inspectContainer: (id: ContainerId) => Effect.Effect<ContainerInfo, EngineError>

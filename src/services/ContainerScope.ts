@@ -3,9 +3,9 @@ import type { ContainerSpec, NetworkSpec, StringMap } from "../schema/ContainerS
 import {
   type ContainerError,
   type ContainerExit,
-  type ContainerFailed,
   type ContainerId,
   ContainerRuntime,
+  type ContainerStartFailed,
   type EngineError,
   type NetworkInfo,
 } from "./ContainerRuntime.js"
@@ -69,7 +69,7 @@ export const removeNetworkQuietly = (name: string): Effect.Effect<void, never, C
 export const runContainer = (
   spec: ContainerSpec,
   options: RunOptions = {},
-): Effect.Effect<RunningContainer, ContainerFailed | EngineError, ContainerRuntime | Scope.Scope> =>
+): Effect.Effect<RunningContainer, ContainerStartFailed | EngineError, ContainerRuntime | Scope.Scope> =>
   Effect.gen(function* () {
     const runtime = yield* ContainerRuntime
     const labelled: ContainerSpec = {

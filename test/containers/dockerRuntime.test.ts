@@ -159,7 +159,7 @@ describe("DockerRuntimeLive (scripted engine)", () => {
               : undefined,
       )
       const created = yield* runtime.createContainer({ image: "img" }).pipe(Effect.flip)
-      assert.strictEqual(created._tag, "ContainerFailed")
+      assert.strictEqual(created._tag, "ContainerStartFailed")
       assert.include(created.message, "image not known")
       const inspected = yield* runtime.inspectContainer("gone").pipe(Effect.flip)
       assert.deepStrictEqual(
