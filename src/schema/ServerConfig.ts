@@ -284,7 +284,7 @@ const RepoNetwork = Schema.Struct({
   ),
 })
 
-const Effort = oneOf("low", "medium", "high", "max")
+const Effort = oneOf("low", "medium", "high", "xhigh", "max")
 
 const ClaudeVersion = matching(/^\d+\.\d+\.\d+$/, "an exact version such as 2.1.330")
 
