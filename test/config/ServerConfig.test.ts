@@ -263,7 +263,7 @@ describe("ServerConfig", () => {
       )
       assert.strictEqual(
         messageAt(issues, "repos.app.effort"),
-        'expected one of "low", "medium", "high", "max", got "extreme"',
+        'expected one of "low", "medium", "high", "xhigh", "max", got "extreme"',
       )
       assert.strictEqual(
         messageAt(issues, "repos.app.network.sandbox_enabled"),
