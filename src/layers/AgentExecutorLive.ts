@@ -173,7 +173,32 @@ export const makeAgentExecutor = (options: AgentExecutorOptions = {}) =>
             }),
           ),
         )
-      }).pipe(Effect.annotateLogs({ taskId: request.taskId, conversationId: request.conversationId }))
+      }).pipe(
+        Effect.onInterrupt(() => recordStopped(request)),
+        Effect.annotateLogs({ taskId: request.taskId, conversationId: request.conversationId }),
+      )
+
+    /**
+     * An interrupted run is a stopped task. Whoever interrupts for another reason (shutdown
+     * marks its tasks `interrupted`) completes the task first, and the first completion stands;
+     * a task the store does not track (a library caller's) has nothing to record.
+     */
+    const recordStopped = (request: AgentRequest) =>
+      store
+        .updateTaskState(request.taskId, {
+          state: "completed",
+          reason: "stopped",
+          detail: "the run was stopped; its container was stopped and removed",
+        })
+        .pipe(
+          Effect.asVoid,
+          Effect.catchTags({
+            TaskNotFound: () => Effect.void,
+            TaskAlreadyCompleted: () => Effect.void,
+            StoreError: (e) =>
+              Effect.logWarning(`could not record task ${request.taskId} as stopped: ${e.message}`),
+          }),
+        )
 
     const run = (request: AgentRequest) => runWith(request, () => Effect.void)
 

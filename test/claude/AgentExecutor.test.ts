@@ -444,6 +444,25 @@ describe("AgentExecutorLive", () => {
         assert.isTrue(Exit.isInterrupted(exit))
         assert.deepStrictEqual(yield* runtime.listContainers({}), [])
         assert.deepStrictEqual((yield* Ref.get((yield* Recorded).signals))[0], "SIGTERM")
+        const task = yield* (yield* ConversationStore).getTask(request.taskId)
+        assert.strictEqual(task.state, "completed")
+        assert.deepStrictEqual(task.completionReason, Option.some("stopped"))
+      }).pipe(Effect.provide(testLayer({ fresh: hanging })))
+    }),
+  )
+
+  it.effect("an interruption after the task was completed otherwise (shutdown) keeps that completion", () =>
+    Effect.gen(function* () {
+      const hanging: ContainerScript = { stdout: [], runsUntilKilled: true }
+      yield* Effect.gen(function* () {
+        const request = yield* setup()
+        const store = yield* ConversationStore
+        const fiber = yield* (yield* AgentExecutor).run(request).pipe(Effect.fork)
+        yield* settle((yield* ContainerRuntime).listContainers({}), (l) => l.length === 1)
+        yield* store.updateTaskState(request.taskId, { state: "completed", reason: "interrupted" })
+        yield* Fiber.interrupt(fiber)
+        const task = yield* store.getTask(request.taskId)
+        assert.deepStrictEqual(task.completionReason, Option.some("interrupted"))
       }).pipe(Effect.provide(testLayer({ fresh: hanging })))
     }),
   )
