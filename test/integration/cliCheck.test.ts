@@ -35,7 +35,10 @@ describe("airut run on a real engine", () => {
       writeFileSync(join(home, ".config", "airut", "airut.yaml"), repoConfig(socket))
       const logs = yield* runDaemonUntil(env, (l) => l.includes("network isolation"))
       const verdict = logs.find((l) => l.includes("network isolation")) ?? ""
-      assert.match(verdict, /^network isolation proven on podman [\d.]+: \d+ ways out tried, none got through/)
+      assert.match(
+        verdict,
+        /^network isolation proven on podman [\d.]+: \d+ ways out tried, none got through/,
+      )
     }),
   )
 })
