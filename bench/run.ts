@@ -2,9 +2,10 @@ import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Console, Effect } from "effect"
 import type { BenchModule, BenchResult } from "./Bench.js"
 import containers from "./containers.js"
+import proxy from "./proxy.js"
 
 /** Every bench module, in the order the table lists them. */
-const modules: ReadonlyArray<BenchModule> = [containers]
+const modules: ReadonlyArray<BenchModule> = [containers, proxy]
 
 const cell = (ms: number) => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(2))
 

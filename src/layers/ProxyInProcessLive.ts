@@ -1,7 +1,11 @@
 import { FileSystem } from "@effect/platform"
 import { Effect, Layer, Option, Queue, Redacted, Stream } from "effect"
 import { serveProxy } from "../programs/proxy/server.js"
-import { decodeNetworkLogLineJson, type NetworkLogLine } from "../schema/NetworkLogLine.js"
+import {
+  decodeNetworkLogLineJson,
+  type NetworkLogLine,
+  type NetworkLogLineJson,
+} from "../schema/NetworkLogLine.js"
 import { caTrustEnv, type ProxyConfig } from "../schema/ProxyConfig.js"
 import { cryptoRandom, planSurrogates } from "../schema/Surrogate.js"
 import { NetworkProxy, ProxyFailed, type ProxySpec } from "../services/NetworkProxy.js"
@@ -45,17 +49,11 @@ export const makeProxyInProcess = Effect.gen(function* () {
         ...(spec.upstreamCaPem === undefined ? {} : { upstreamCaPem: spec.upstreamCaPem }),
       }
       // Unbounded: the log is the audit trail and must not drop lines; each is small and one is
-      // written per request.
-      const lines = yield* Effect.acquireRelease(Queue.unbounded<NetworkLogLine>(), (q) => Queue.shutdown(q))
-      const ports = yield* serveProxy(config, (json) =>
-        decodeNetworkLogLineJson(json).pipe(
-          Effect.flatMap((line) => Queue.offer(lines, line)),
-          Effect.catchTag("ParseError", (e) =>
-            Effect.logError(`proxy wrote an unreadable log line: ${e.message}`),
-          ),
-          Effect.asVoid,
-        ),
-      ).pipe(
+      // written per request. Lines are decoded as they are read, off the proxy's hot path.
+      const lines = yield* Effect.acquireRelease(Queue.unbounded<NetworkLogLineJson>(), (q) =>
+        Queue.shutdown(q),
+      )
+      const ports = yield* serveProxy(config, (json) => Effect.asVoid(Queue.offer(lines, json))).pipe(
         Effect.mapError(
           (e) => new ProxyFailed({ reason: e.reason === "ca" ? "ca" : "listen", detail: e.detail }),
         ),
@@ -71,7 +69,17 @@ export const makeProxyInProcess = Effect.gen(function* () {
           http: { host: loopback, port: ports.http },
           https: { host: loopback, port: ports.https },
         },
-        log: Stream.fromQueue(lines),
+        log: Stream.fromQueue(lines).pipe(
+          Stream.mapEffect((json) =>
+            decodeNetworkLogLineJson(json).pipe(
+              Effect.map(Option.some),
+              Effect.catchTag("ParseError", (e) =>
+                Effect.as(Effect.logError(`proxy wrote an unreadable log line: ${e.message}`), Option.none()),
+              ),
+            ),
+          ),
+          Stream.filterMap((line: Option.Option<NetworkLogLine>) => line),
+        ),
       }
     })
 

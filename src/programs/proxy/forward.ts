@@ -4,7 +4,8 @@
  * in, then forwarding and streaming the answer back, and one log line whatever happened.
  */
 import type { IncomingMessage, ServerResponse } from "node:http"
-import { Clock, Effect, Either, Option } from "effect"
+import { Effect, Either, Option } from "effect"
+import type { RequestLogLine } from "../../schema/NetworkLogLine.js"
 import {
   allowsSiteWideGet,
   type CompiledAllowlist,
@@ -15,12 +16,12 @@ import {
 } from "./allowlist.js"
 import { isMessagesRequest, messagesBodyLimit, trimServerTools } from "./anthropicTools.js"
 import { type MaskedSecrets, swapMaskedSecrets } from "./credentials.js"
-import { Blocked, ClientGone, type UpstreamFailed } from "./errors.js"
-import { checkGraphql, graphqlBodyLimit } from "./graphql.js"
+import { Blocked, ClientGone, UpstreamFailed } from "./errors.js"
+import { checkGraphql, type GraphqlOperations, graphqlBodyLimit } from "./graphql.js"
 import type { LogSink } from "./log.js"
-import { normalizeHost, parseTarget } from "./requestTarget.js"
-import { detectSigV4, needsBody, resign, type SigningEntry } from "./sigv4.js"
-import type { Upstream } from "./upstream.js"
+import { type NormalizedHost, normalizeHost, parseTarget, type RequestTarget } from "./requestTarget.js"
+import { detectSigV4, needsBody, resign, type SigningEntry, type SigV4Match } from "./sigv4.js"
+import type { Upstream, UpstreamRequest } from "./upstream.js"
 
 export interface ProxyCore {
   readonly allowlist: CompiledAllowlist
@@ -28,6 +29,8 @@ export interface ProxyCore {
   readonly signing: ReadonlyArray<SigningEntry>
   readonly upstream: Upstream
   readonly emit: LogSink
+  /** The Clock service's time, read synchronously (two effects per request saved). */
+  readonly now: () => number
 }
 
 export type Scheme = "http" | "https"
@@ -110,6 +113,8 @@ const responseHeaders = (raw: ReadonlyArray<string>): Array<string> => {
   return out
 }
 
+const noBody = new Uint8Array(0)
+
 const hasBody = (req: IncomingMessage) =>
   req.headers["transfer-encoding"] !== undefined ||
   (req.headers["content-length"] !== undefined && req.headers["content-length"] !== "0")
@@ -159,35 +164,54 @@ const readBody = (req: IncomingMessage, limit: number) =>
     return Effect.sync(cleanup)
   })
 
-/** Streams the upstream answer to the agent, counting body bytes. */
-const relay = (upstream: IncomingMessage, res: ServerResponse) =>
-  Effect.async<Relayed>((resume) => {
-    const status = upstream.statusCode ?? 502
-    let bytes = 0
+/**
+ * Sends the request upstream and streams the answer back, counting body bytes: one Effect.async
+ * for the whole exchange, the Node plumbing in its callbacks.
+ */
+const exchange = (core: ProxyCore, res: ServerResponse, request: UpstreamRequest) =>
+  Effect.async<Relayed, UpstreamFailed>((resume) => {
     let settled = false
+    let status = 502
+    let bytes = 0
     const done = (error?: string) => {
       if (settled) return
       settled = true
       resume(Effect.succeed(error === undefined ? { status, bytes } : { status, bytes, error }))
     }
-    res.writeHead(status, upstream.statusMessage, responseHeaders(upstream.rawHeaders))
-    upstream.on("data", (chunk: Buffer) => {
-      bytes += chunk.length
-    })
-    upstream.on("error", (error) => {
-      res.destroy()
-      done(`upstream broke off: ${error.message}`)
-    })
-    res.on("finish", () => done())
-    res.on("close", () => {
-      if (!res.writableFinished) {
-        upstream.destroy()
-        done("the agent closed the connection")
-      }
-    })
-    upstream.pipe(res)
+    const outgoing = core.upstream.send(
+      request,
+      (upstream) => {
+        status = upstream.statusCode ?? 502
+        res.writeHead(status, upstream.statusMessage, responseHeaders(upstream.rawHeaders))
+        upstream.on("data", (chunk: Buffer) => {
+          bytes += chunk.length
+        })
+        upstream.on("error", (error) => {
+          res.destroy()
+          done(`upstream broke off: ${error.message}`)
+        })
+        res.on("finish", () => done())
+        res.on("close", () => {
+          if (!res.writableFinished) {
+            upstream.destroy()
+            done("the agent closed the connection")
+          }
+        })
+        upstream.pipe(res)
+      },
+      (detail) => {
+        if (settled) return
+        if (res.headersSent) {
+          res.destroy()
+          done(`upstream broke off: ${detail}`)
+          return
+        }
+        settled = true
+        resume(Effect.fail(new UpstreamFailed({ detail })))
+      },
+    )
     return Effect.sync(() => {
-      upstream.destroy()
+      outgoing.destroy()
       res.destroy()
     })
   })
@@ -218,65 +242,124 @@ const serverNameOf = (socket: unknown): string | undefined =>
 const refuse = (status: 400 | 403, code: string, explanation: string, reason: string) =>
   new Blocked({ status, code, explanation, reason })
 
-const route = (core: ProxyCore, req: IncomingMessage, res: ServerResponse, scheme: Scheme, note: Note) =>
-  Effect.gen(function* () {
-    const method = req.method ?? ""
-    if (method === "CONNECT") {
-      return yield* refuse(403, "connect_not_allowed", connectExplanation, "CONNECT refused")
-    }
-    const hosts = headerValues(req.rawHeaders, "host")
-    const hostHeader = hosts[0]
-    if (hosts.length !== 1 || hostHeader === undefined) {
-      return yield* refuse(
-        400,
-        "bad_request",
-        "The request must carry exactly one Host header.",
-        "Host header count",
-      )
-    }
-    const parsedHost = normalizeHost(hostHeader)
-    if (Option.isNone(parsedHost)) {
-      return yield* refuse(
+/** What the synchronous checks decided about a request the allowlist lets through. */
+interface Prepared {
+  readonly host: NormalizedHost
+  readonly hostHeader: string
+  readonly method: string
+  readonly target: RequestTarget
+  /** GraphQL rules the body must satisfy (one of them). */
+  readonly graphql: ReadonlyArray<GraphqlOperations>
+  readonly messages: boolean
+  readonly signature: Option.Option<SigV4Match>
+}
+
+/**
+ * The checks that need nothing but the request head, done synchronously: most requests need
+ * nothing else, and skip the Effect steps of the body and signing path.
+ */
+const prepare = (
+  core: ProxyCore,
+  req: IncomingMessage,
+  scheme: Scheme,
+  note: Note,
+): Either.Either<Prepared, Blocked> => {
+  const method = req.method ?? ""
+  if (method === "CONNECT") {
+    return Either.left(refuse(403, "connect_not_allowed", connectExplanation, "CONNECT refused"))
+  }
+  const hosts = headerValues(req.rawHeaders, "host")
+  const hostHeader = hosts[0]
+  if (hosts.length !== 1 || hostHeader === undefined) {
+    return Either.left(
+      refuse(400, "bad_request", "The request must carry exactly one Host header.", "Host header count"),
+    )
+  }
+  const parsedHost = normalizeHost(hostHeader)
+  if (Option.isNone(parsedHost)) {
+    return Either.left(
+      refuse(
         400,
         "bad_request",
         `The Host header ${JSON.stringify(hostHeader)} is not a host name.`,
         "bad Host",
-      )
-    }
-    const host = parsedHost.value
-    note.host = host.name
-    if (scheme === "https") {
-      const sni = serverNameOf(req.socket)
-      const sniHost = sni === undefined ? Option.none() : normalizeHost(sni)
-      if (Option.isNone(sniHost) || sniHost.value.name !== host.name) {
-        const opened = Option.isSome(sniHost) ? sniHost.value.name : "no name"
-        return yield* refuse(
+      ),
+    )
+  }
+  const host = parsedHost.value
+  note.host = host.name
+  if (scheme === "https") {
+    const sni = serverNameOf(req.socket)
+    const sniHost = sni === undefined ? Option.none() : normalizeHost(sni)
+    if (Option.isNone(sniHost) || sniHost.value.name !== host.name) {
+      const opened = Option.isSome(sniHost) ? sniHost.value.name : "no name"
+      return Either.left(
+        refuse(
           403,
           "blocked_by_network_allowlist",
           `The Host header names ${host.name} but this TLS connection was opened for ${opened}; a connection may only carry requests for the host it was opened for.`,
           "Host does not match SNI",
-        )
-      }
+        ),
+      )
     }
-    const target = yield* parseTarget(req.url ?? "", host)
-    const decision = decide(core.allowlist, host, method, target.match)
-    if (decision._tag === "Denied") {
-      return yield* deniedRequest(
+  }
+  const target = parseTarget(req.url ?? "", host)
+  if (Either.isLeft(target)) return Either.left(target.left)
+  const decision = decide(core.allowlist, host, method, target.right.match)
+  if (decision._tag === "Denied") {
+    return Either.left(
+      deniedRequest(
         decision.what,
         host.name,
         method,
-        target.decodedPath,
-        target.rawQuery !== undefined,
-      )
-    }
-
-    const messages = isMessagesRequest(host.name, target.decodedPath, method)
-    const signature = Option.filter(detectSigV4(core.signing, req.rawHeaders, target.rawQuery), (m) =>
-      m.entry.scopes.some((g) => g.test(host.name)),
+        target.right.decodedPath,
+        target.right.rawQuery !== undefined,
+      ),
     )
-    const signatureNeedsBody = Option.isSome(signature) && needsBody(signature.value, req.rawHeaders)
+  }
+  return Either.right({
+    host,
+    hostHeader,
+    method,
+    target: target.right,
+    graphql: decision.graphql,
+    messages: isMessagesRequest(host.name, target.right.decodedPath, method),
+    signature: Option.filter(detectSigV4(core.signing, req.rawHeaders, target.right.rawQuery), (m) =>
+      m.entry.scopes.some((g) => g.test(host.name)),
+    ),
+  })
+}
+
+/** The request as it goes upstream, masked secrets swapped. */
+const upstreamRequest = (
+  core: ProxyCore,
+  req: IncomingMessage,
+  scheme: Scheme,
+  p: Prepared,
+  note: Note,
+): UpstreamRequest => {
+  const swap = swapMaskedSecrets(core.masked, p.host.name, forwardHeaders(req.rawHeaders, p.hostHeader))
+  note.swapped += swap.swapped
+  note.stripped += swap.stripped
+  return {
+    scheme,
+    host: p.host.name,
+    isIp: p.host.isIp,
+    method: p.method,
+    target: p.target.raw,
+    headers: swap.headers,
+    // A request without a body is sent complete at once, skipping the stream plumbing.
+    body: hasBody(req) ? req : noBody,
+  }
+}
+
+/** The slow path: the body is read and checked or rewritten, or an AWS signature redone. */
+const inspect = (core: ProxyCore, req: IncomingMessage, scheme: Scheme, p: Prepared, note: Note) =>
+  Effect.gen(function* () {
+    const { host, method, target } = p
+    const signatureNeedsBody = Option.isSome(p.signature) && needsBody(p.signature.value, req.rawHeaders)
     let body: Uint8Array | undefined
-    if (decision.graphql.length > 0 || messages || signatureNeedsBody) {
+    if (p.graphql.length > 0 || p.messages || signatureNeedsBody) {
       const encoding = req.headers["content-encoding"]
       if (hasBody(req) && encoding !== undefined && encoding.toLowerCase() !== "identity") {
         return yield* refuse(
@@ -290,16 +373,16 @@ const route = (core: ProxyCore, req: IncomingMessage, res: ServerResponse, schem
         ? yield* readBody(
             req,
             Math.max(
-              messages ? messagesBodyLimit : 0,
+              p.messages ? messagesBodyLimit : 0,
               signatureNeedsBody ? messagesBodyLimit : 0,
               graphqlBodyLimit + 1,
             ),
           )
-        : new Uint8Array(0)
+        : noBody
     }
 
-    if (decision.graphql.length > 0) {
-      const verdict = checkGraphql(decision.graphql, body, target.rawQuery)
+    if (p.graphql.length > 0) {
+      const verdict = checkGraphql(p.graphql, body, target.rawQuery)
       if (Either.isLeft(verdict)) {
         const refused = verdict.left.verdict
         if (refused !== undefined) note.graphql = refused.operation
@@ -319,7 +402,7 @@ const route = (core: ProxyCore, req: IncomingMessage, res: ServerResponse, schem
       note.graphql = verdict.right.operation
     }
 
-    if (messages && body !== undefined) {
+    if (p.messages && body !== undefined) {
       const trimmed = yield* trimServerTools(body, (name) =>
         Option.match(normalizeHost(name), {
           onNone: () => false,
@@ -330,16 +413,13 @@ const route = (core: ProxyCore, req: IncomingMessage, res: ServerResponse, schem
       if (Option.isSome(trimmed.note)) note.toolDomains = trimmed.note.value
     }
 
-    const swap = swapMaskedSecrets(core.masked, host.name, forwardHeaders(req.rawHeaders, hostHeader))
-    let headers: ReadonlyArray<string> = swap.headers
-    note.swapped += swap.swapped
-    note.stripped += swap.stripped
-
-    let outTarget = target.raw
-    if (Option.isSome(signature)) {
-      const resigned = yield* resign(signature.value, {
+    const base = upstreamRequest(core, req, scheme, p, note)
+    let headers = base.headers
+    let outTarget = base.target
+    if (Option.isSome(p.signature)) {
+      const resigned = yield* resign(p.signature.value, {
         method,
-        host: hostHeader,
+        host: p.hostHeader,
         rawPath: target.rawPath,
         rawQuery: target.rawQuery,
         rawHeaders: headers,
@@ -360,18 +440,9 @@ const route = (core: ProxyCore, req: IncomingMessage, res: ServerResponse, schem
       outTarget = resigned.rawQuery === undefined ? target.rawPath : `${target.rawPath}?${resigned.rawQuery}`
       note.swapped += 1
     }
-    if (body !== undefined) headers = withContentLength(headers, body.length)
-
-    const upstream = yield* core.upstream.request({
-      scheme,
-      host: host.name,
-      isIp: host.isIp,
-      method,
-      target: outTarget,
-      headers,
-      body: body ?? req,
-    })
-    return yield* relay(upstream, res)
+    return body === undefined
+      ? { ...base, headers, target: outTarget }
+      : { ...base, headers: withContentLength(headers, body.length), target: outTarget, body }
   })
 
 export const connectExplanation =
@@ -384,8 +455,8 @@ type Outcome =
 
 /** The request handler for one listener. Never fails: every outcome is answered and logged. */
 export const handleRequest = (core: ProxyCore, req: IncomingMessage, res: ServerResponse, scheme: Scheme) =>
-  Effect.gen(function* () {
-    const started = yield* Clock.currentTimeMillis
+  Effect.suspend(() => {
+    const started = core.now()
     const method = req.method ?? ""
     const path = req.url ?? ""
     const note: Note = { host: "", swapped: 0, stripped: 0 }
@@ -400,7 +471,17 @@ export const handleRequest = (core: ProxyCore, req: IncomingMessage, res: Server
         ...(add === undefined ? {} : { add }),
       })
 
-    const outcome: Outcome = yield* route(core, req, res, scheme, note).pipe(
+    const prepared = prepare(core, req, scheme, note)
+    const forward: Effect.Effect<UpstreamRequest, Blocked | ClientGone> = Either.isLeft(prepared)
+      ? Effect.fail(prepared.left)
+      : prepared.right.graphql.length > 0 ||
+          prepared.right.messages ||
+          Option.isSome(prepared.right.signature)
+        ? inspect(core, req, scheme, prepared.right, note)
+        : Effect.succeed(upstreamRequest(core, req, scheme, prepared.right, note))
+
+    return forward.pipe(
+      Effect.flatMap((request) => exchange(core, res, request)),
       Effect.map((relayed): Outcome => ({ action: "allowed", relayed })),
       Effect.catchTags({
         Blocked: (blocked) =>
@@ -422,47 +503,51 @@ export const handleRequest = (core: ProxyCore, req: IncomingMessage, res: Server
           reason: `proxy defect: ${String(defect)}`,
         } as const),
       ),
+      Effect.flatMap((outcome: Outcome) =>
+        core.emit(logLine(outcome, note, started, core.now(), method, path)),
+      ),
     )
-
-    const ended = yield* Clock.currentTimeMillis
-    const common = {
-      kind: "request" as const,
-      time: new Date(started).toISOString(),
-      method,
-      host: note.host,
-      path,
-      durationMs: ended - started,
-      swapped: note.swapped,
-      ...(note.stripped > 0 ? { stripped: note.stripped } : {}),
-      ...(note.graphql === undefined ? {} : { graphql: note.graphql }),
-      ...(note.toolDomains === undefined ? {} : { toolDomains: note.toolDomains }),
-    }
-    switch (outcome.action) {
-      case "allowed": {
-        const { relayed } = outcome
-        yield* core.emit({
-          ...common,
-          action: relayed.error === undefined ? "allowed" : "error",
-          status: relayed.status,
-          bytes: relayed.bytes,
-          ...(relayed.error === undefined ? {} : { reason: relayed.error }),
-        })
-        return
-      }
-      case "blocked":
-        yield* core.emit({
-          ...common,
-          action: "blocked",
-          status: outcome.blocked.status,
-          reason: outcome.blocked.reason,
-        })
-        return
-      case "error":
-        yield* core.emit({
-          ...common,
-          action: "error",
-          ...(outcome.status === undefined ? {} : { status: outcome.status }),
-          reason: outcome.reason,
-        })
-    }
   })
+
+const logLine = (
+  outcome: Outcome,
+  note: Note,
+  started: number,
+  ended: number,
+  method: string,
+  path: string,
+): typeof RequestLogLine.Encoded => {
+  const common = {
+    kind: "request" as const,
+    time: new Date(started).toISOString(),
+    method,
+    host: note.host,
+    path,
+    durationMs: ended - started,
+    swapped: note.swapped,
+    ...(note.stripped > 0 ? { stripped: note.stripped } : {}),
+    ...(note.graphql === undefined ? {} : { graphql: note.graphql }),
+    ...(note.toolDomains === undefined ? {} : { toolDomains: note.toolDomains }),
+  }
+  switch (outcome.action) {
+    case "allowed": {
+      const { relayed } = outcome
+      return {
+        ...common,
+        action: relayed.error === undefined ? "allowed" : "error",
+        status: relayed.status,
+        bytes: relayed.bytes,
+        ...(relayed.error === undefined ? {} : { reason: relayed.error }),
+      }
+    }
+    case "blocked":
+      return { ...common, action: "blocked", status: outcome.blocked.status, reason: outcome.blocked.reason }
+    case "error":
+      return {
+        ...common,
+        action: "error",
+        ...(outcome.status === undefined ? {} : { status: outcome.status }),
+        reason: outcome.reason,
+      }
+  }
+}

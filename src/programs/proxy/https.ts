@@ -24,6 +24,11 @@ export const serveHttps = (core: ProxyCore, certs: LeafCerts, at: ListenAddress,
         done(new Error(`unusable server name ${JSON.stringify(servername)}`))
         return
       }
+      const ready = certs.ready(host.value.name)
+      if (ready !== undefined) {
+        done(null, ready)
+        return
+      }
       run(certs.contextFor(host.value.name)).addObserver((exit) => {
         if (Exit.isSuccess(exit)) done(null, exit.value)
         else done(new Error(`no certificate for ${host.value.name}`))

@@ -27,6 +27,11 @@ export class LeafFailed extends Data.TaggedError("LeafFailed")<{
 export interface LeafCerts {
   /** The TLS context for a normalized host name. */
   readonly contextFor: (host: string) => Effect.Effect<SecureContext, LeafFailed>
+  /**
+   * The context when it is already made, synchronously: the handshake's hot path, which would
+   * otherwise start a fiber per connection only to read the cache.
+   */
+  readonly ready: (host: string) => SecureContext | undefined
 }
 
 const randomSerial = () => {
@@ -107,5 +112,18 @@ export const makeLeafCerts = (ca: {
       // they expire.
       timeToLive: (exit) => (Exit.isSuccess(exit) ? Duration.days(7) : Duration.zero),
     })
-    return { contextFor: (host: string) => cache.get(host) }
+    // Bounded like the cache, oldest first out (a Map iterates in insertion order).
+    const made = new Map<string, SecureContext>()
+    const remember = (host: string, context: SecureContext) => {
+      if (made.size >= cacheCapacity) {
+        const oldest = made.keys().next()
+        if (oldest.done !== true) made.delete(oldest.value)
+      }
+      made.set(host, context)
+    }
+    return {
+      contextFor: (host: string) =>
+        Effect.tap(cache.get(host), (context) => Effect.sync(() => remember(host, context))),
+      ready: (host: string) => made.get(host),
+    }
   })

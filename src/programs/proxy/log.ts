@@ -3,15 +3,30 @@
  * built in their encoded (JSON) form, which the schema's `Encoded` type checks, and handed to a
  * sink: stdout in the sidecar, a queue in the in-process layer.
  */
-import { Clock, Effect } from "effect"
+import { Chunk, Clock, Effect, Queue, type Scope } from "effect"
 import type { NetworkLogLineJson } from "../../schema/NetworkLogLine.js"
 
 export type LogSink = (line: NetworkLogLineJson) => Effect.Effect<void>
 
 export const isoNow = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms).toISOString())
 
-/** Writes each line to stdout as JSON. */
-export const stdoutSink: LogSink = (line) =>
+const writeStdout = (lines: Chunk.Chunk<string>) =>
   Effect.sync(() => {
-    process.stdout.write(`${JSON.stringify(line)}\n`)
+    if (Chunk.isNonEmpty(lines)) process.stdout.write(`${Chunk.join(lines, "\n")}\n`)
   })
+
+/**
+ * Writes lines to stdout as JSON, batched: a writer fiber takes whatever has accumulated, so a
+ * busy proxy makes one write (a synchronous syscall on a pipe) per batch instead of per request.
+ * What is still queued when the scope closes is written then.
+ */
+export const makeStdoutSink: Effect.Effect<LogSink, never, Scope.Scope> = Effect.gen(function* () {
+  const queue = yield* Queue.unbounded<string>()
+  yield* Effect.addFinalizer(() => Effect.flatMap(Queue.takeAll(queue), writeStdout))
+  yield* Queue.takeBetween(queue, 1, 4096).pipe(
+    Effect.flatMap(writeStdout),
+    Effect.forever,
+    Effect.forkScoped,
+  )
+  return (line) => Effect.asVoid(Queue.offer(queue, JSON.stringify(line)))
+})

@@ -7,7 +7,7 @@ import { FileSystem } from "@effect/platform"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer, Logger, ParseResult } from "effect"
 import { decodeProxyConfigJson } from "../../schema/ProxyConfig.js"
-import { stdoutSink } from "./log.js"
+import { makeStdoutSink } from "./log.js"
 import { serveProxy } from "./server.js"
 
 const program = Effect.gen(function* () {
@@ -22,7 +22,9 @@ const program = Effect.gen(function* () {
       (e) => `the proxy configuration ${file} is invalid:\n${ParseResult.TreeFormatter.formatErrorSync(e)}`,
     ),
   )
-  yield* serveProxy(config, stdoutSink).pipe(Effect.mapError((e) => e.message))
+  // The sink first: scopes close in reverse, so the listeners stop before the last lines flush.
+  const sink = yield* makeStdoutSink
+  yield* serveProxy(config, sink).pipe(Effect.mapError((e) => e.message))
   return yield* Effect.never
 }).pipe(Effect.scoped)
 

@@ -41,12 +41,14 @@ export const serveProxy = (config: ProxyConfig, emit: LogSink) =>
       Effect.sync(() => makeUpstream(config)),
       (u) => u.destroy,
     )
+    const clock = yield* Effect.clock
     const core: ProxyCore = {
       allowlist: compileAllowlist(config.allowlist),
       masked: compileMaskedSecrets(config.maskedSecrets),
       signing: compileSigning(config.signingCredentials),
       upstream,
       emit,
+      now: () => clock.unsafeCurrentTimeMillis(),
     }
     const listenFailed = (e: { readonly address: string; readonly detail: string }) =>
       new ProxyStartFailed({ reason: "listen", detail: `${e.address}: ${e.detail}` })
