@@ -109,11 +109,11 @@ stop() {
       kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
       echo "podman-service: stopped (pid $pid)"
     fi
-    rm -f "$PIDFILE"
+    rm -f "$PIDFILE" "$SOCKET"
   else
+    # Not ours (another run's service, or none): leave its socket alone.
     echo "podman-service: no pid file, nothing to stop"
   fi
-  rm -f "$SOCKET"
 }
 
 case "${1:-start}" in
