@@ -47,6 +47,7 @@ export const makeProxyInProcess = Effect.gen(function* () {
         signingCredentials: surrogates.signingCredentials,
         upstreamOverrides: spec.upstreamOverrides,
         ...(spec.upstreamCaPem === undefined ? {} : { upstreamCaPem: spec.upstreamCaPem }),
+        ...(spec.upstreamDns === undefined ? {} : { upstreamDns: spec.upstreamDns }),
       }
       // Unbounded: the log is the audit trail and must not drop lines; each is small and one is
       // written per request. Lines are decoded as they are read, off the proxy's hot path.

@@ -32,6 +32,8 @@ export interface ProxySpec {
   readonly upstreamOverrides: Readonly<Record<string, string>>
   /** Extra CA certificates (PEM) trusted for upstream TLS, e.g. a test upstream's CA. */
   readonly upstreamCaPem?: string
+  /** Server config `network.upstream_dns`: resolvers for upstream names; the system's when absent. */
+  readonly upstreamDns?: ReadonlyArray<string>
 }
 
 export interface ProxyEndpoint {

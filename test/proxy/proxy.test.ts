@@ -3,7 +3,11 @@ import { Sha256 } from "@aws-crypto/sha256-js"
 import { assert, describe, it } from "@effect/vitest"
 import { SignatureV4 } from "@smithy/signature-v4"
 import { Effect, Schema } from "effect"
+import { ConversationId } from "../../src/schema/ConversationId.js"
+import { decodeNetworkAllowlist } from "../../src/schema/NetworkAllowlist.js"
 import type { RequestLogLine } from "../../src/schema/NetworkLogLine.js"
+import { TaskId } from "../../src/schema/TaskId.js"
+import { NetworkProxy } from "../../src/services/NetworkProxy.js"
 import { linesSoFar, proxyLayer, requestLines, rig } from "./harness.js"
 import { curl, rawTcp, rawTls, startPlainUpstream, verifySigV4 } from "./support.js"
 
@@ -255,6 +259,39 @@ describe("proxy: the allowlist", () => {
           ["CONNECT", "blocked", "CONNECT refused"],
           ["GET", "blocked", "upgrade refused"],
         ],
+      )
+    }).pipe(Effect.scoped, Effect.provide(proxyLayer())),
+  )
+
+  it.live("upstream names resolve through the configured DNS servers", () =>
+    Effect.gen(function* () {
+      // The first proxy's own DNS responder (every name → 127.0.0.1) serves as the resolver.
+      const first = yield* rig({ allowlist })
+      const proxy = yield* NetworkProxy
+      const second = yield* proxy.start({
+        taskId: TaskId.make("0123456789ac"),
+        conversationId: ConversationId.make("0123abce"),
+        allowlist: yield* decodeNetworkAllowlist("domains: [api.test]\n"),
+        maskedSecrets: {},
+        signingCredentials: {},
+        upstreamOverrides: { "api.test": `upstream-by-name.test:${first.upstream.port}` },
+        upstreamCaPem: first.pki.caPem,
+        upstreamDns: [`127.0.0.1:${first.handle.endpoints.dns.port}`],
+      })
+      const port = second.endpoints.https.port
+      const res = yield* curl([
+        "--resolve",
+        `api.test:${port}:127.0.0.1`,
+        "--cacert",
+        second.caCert.hostPath,
+        `https://api.test:${port}/via-dns`,
+      ])
+      assert.strictEqual(res.status, 200)
+      assert.strictEqual(echo(res.body).url, "/via-dns")
+      const dns = (yield* linesSoFar(first.handle)).filter((l) => l.kind === "dns")
+      assert.deepInclude(
+        dns.map((l) => (l.kind === "dns" ? l.name : "")),
+        "upstream-by-name.test",
       )
     }).pipe(Effect.scoped, Effect.provide(proxyLayer())),
   )
