@@ -7,8 +7,10 @@
  */
 
 import { Either } from "effect"
-import type { DocumentNode, OperationDefinitionNode, SelectionSetNode } from "graphql"
-import { Kind, parse } from "graphql"
+import type { DocumentNode, OperationDefinitionNode, SelectionSetNode } from "graphql/language/ast.js"
+// The language modules only: the package index would bundle the whole execution engine.
+import { Kind } from "graphql/language/kinds.js"
+import { parse } from "graphql/language/parser.js"
 import { globMatch } from "./glob.js"
 
 export interface GraphqlOperations {

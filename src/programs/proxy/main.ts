@@ -4,7 +4,10 @@
  * and failed handshake to stdout. Its own diagnostics go to stderr, so stdout stays parseable.
  */
 import { FileSystem } from "@effect/platform"
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
+// Subpath imports: the package index would bundle every Node module of the platform (HTTP
+// client and server, workers, undici) into the sidecar's file.
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Effect, Layer, Logger, ParseResult } from "effect"
 import { decodeProxyConfigJson } from "../../schema/ProxyConfig.js"
 import { makeStdoutSink } from "./log.js"
@@ -33,6 +36,6 @@ const StderrLogger = Logger.replace(Logger.defaultLogger, Logger.withConsoleErro
 
 program.pipe(
   Effect.tapError((message) => Effect.logError(message)),
-  Effect.provide(Layer.merge(NodeContext.layer, StderrLogger)),
+  Effect.provide(Layer.merge(NodeFileSystem.layer, StderrLogger)),
   NodeRuntime.runMain({ disableErrorReporting: true, disablePrettyLogger: true }),
 )
