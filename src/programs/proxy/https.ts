@@ -5,7 +5,7 @@
  */
 import * as https from "node:https"
 import type { SecureContext } from "node:tls"
-import { Effect, Exit, Option } from "effect"
+import { Cause, Effect, Exit, Option } from "effect"
 import type { ListenAddress } from "../../schema/ProxyConfig.js"
 import type { ProxyCore } from "./forward.js"
 import { listenScoped, type Run, wireServer } from "./http.js"
@@ -31,7 +31,14 @@ export const serveHttps = (core: ProxyCore, certs: LeafCerts, at: ListenAddress,
       }
       run(certs.contextFor(host.value.name)).addObserver((exit) => {
         if (Exit.isSuccess(exit)) done(null, exit.value)
-        else done(new Error(`no certificate for ${host.value.name}`))
+        else {
+          // The handshake fails; tlsClientError logs this message as the reason.
+          const why = Option.match(Cause.failureOption(exit.cause), {
+            onNone: () => "interrupted",
+            onSome: (e) => e.detail,
+          })
+          done(new Error(`no certificate for ${host.value.name}: ${why}`))
+        }
       })
     }
     const server = https.createServer({
