@@ -1,11 +1,12 @@
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Console, Effect } from "effect"
+import agent from "./agent.js"
 import type { BenchModule, BenchResult } from "./Bench.js"
 import containers from "./containers.js"
 import proxy from "./proxy.js"
 
 /** Every bench module, in the order the table lists them. */
-const modules: ReadonlyArray<BenchModule> = [containers, proxy]
+const modules: ReadonlyArray<BenchModule> = [containers, proxy, agent]
 
 const cell = (ms: number) => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(2))
 

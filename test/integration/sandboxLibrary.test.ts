@@ -1,33 +1,13 @@
-import { randomBytes } from "node:crypto"
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
-import { NodeContext } from "@effect/platform-node"
 import { assert, layer } from "@effect/vitest"
-import { Chunk, Clock, Context, Effect, Exit, Layer, Ref, Schema, Scope, Stream } from "effect"
-import { AgentExecutorLive } from "../../src/layers/AgentExecutorLive.js"
-import { ConversationStoreMemory } from "../../src/layers/ConversationStoreMemory.js"
-import { ImageCacheLive } from "../../src/layers/ImageCacheLive.js"
-import { NetworkIsolationLive } from "../../src/layers/NetworkIsolationLive.js"
-import { ProxyCaLive } from "../../src/layers/ProxyCaLive.js"
-import { ProxySidecarLive } from "../../src/layers/ProxySidecarLive.js"
-import { SandboxLive } from "../../src/layers/SandboxLive.js"
-import { SecretRedactorLive } from "../../src/layers/SecretRedactorLive.js"
-import { SidecarImagesLive } from "../../src/layers/SidecarImagesLive.js"
+import { Chunk, Clock, Effect, Exit, Ref, Schema, Scope, Stream } from "effect"
 import { MaskedSecret } from "../../src/schema/Credentials.js"
 import { decodeNetworkAllowlist } from "../../src/schema/NetworkAllowlist.js"
 import type { NetworkLogLine } from "../../src/schema/NetworkLogLine.js"
-import { AirutPaths } from "../../src/services/AirutPaths.js"
 import { ContainerRuntime } from "../../src/services/ContainerRuntime.js"
-import { acquireNetwork, runContainer } from "../../src/services/ContainerScope.js"
-import { ProxyCa } from "../../src/services/ProxyCa.js"
 import { type CommandRun, Sandbox } from "../../src/services/Sandbox.js"
-import { makeTestPki, type TestPki } from "../proxy/support.js"
-import { type FakeAnthropicShape, makeFakeAnthropic, Turn } from "../support/FakeAnthropic.js"
-import { claudeVersion, TestClaudeBinary } from "./support/claude.js"
-import { PodmanRuntimeRemovingImages } from "./support/images.js"
-import { baseImage } from "./support/podman.js"
-import { buildProxyBundle, type HostUpstream, hostUpstream } from "./support/sandbox.js"
+import { Turn } from "../support/FakeAnthropic.js"
+import { claudeVersion } from "./support/claude.js"
+import { allowlistYaml, dockerfile, makeSandboxRig, Rig } from "./support/sandboxRig.js"
 
 /**
  * The Sandbox library on Podman, the way examples/sandbox-command.ts and sandbox-prompt.ts use
@@ -37,99 +17,7 @@ import { buildProxyBundle, type HostUpstream, hostUpstream } from "./support/san
  * scope closes.
  */
 
-const run = randomBytes(4).toString("hex")
-const prefix = `airut-t${run}`
-const egressName = `${prefix}-egress`
-const realKey = `sk-ant-api03-${randomBytes(32).toString("hex")}`
-
-interface RigShape {
-  readonly fake: FakeAnthropicShape
-  readonly upstream: HostUpstream
-  readonly gateway: string
-  readonly pki: TestPki
-  readonly workspace: string
-}
-class Rig extends Context.Tag("test/SandboxLibraryRig")<Rig, RigShape>() {}
-
-const RigLive = Layer.scoped(
-  Rig,
-  Effect.gen(function* () {
-    const egress = yield* acquireNetwork({
-      name: egressName,
-      internal: false,
-      labels: { "airut.role": "egress" },
-    })
-    const gateway = egress.subnets[0]?.gateway
-    if (gateway === undefined) return yield* Effect.dieMessage(`${egressName} has no gateway`)
-    // Holds the egress bridge, and with it the gateway address the upstreams listen on, up.
-    yield* runContainer({
-      image: baseImage,
-      command: ["sleep", "3600"],
-      network: { name: egressName },
-      labels: { "airut.test": run },
-    })
-    const pki = yield* makeTestPki(["api.anthropic.com", "allowed.example"])
-    const fake = yield* makeFakeAnthropic({ host: gateway, tls: pki })
-    const upstream = yield* hostUpstream(pki, gateway)
-    const workspace = yield* Effect.acquireRelease(
-      Effect.sync(() => mkdtempSync(join(tmpdir(), "airut-sandbox-lib-"))),
-      (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true })),
-    )
-    return { fake, upstream, gateway, pki, workspace }
-  }),
-)
-
-const StateDir = Layer.scoped(
-  AirutPaths,
-  Effect.acquireRelease(
-    Effect.sync(() => mkdtempSync(join(tmpdir(), "airut-sandbox-lib-state-"))),
-    (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true })),
-  ).pipe(Effect.map((stateDir) => ({ configFile: join(stateDir, "airut.yaml"), stateDir }))),
-)
-const Ca = ProxyCaLive.pipe(
-  Layer.tap((context) => Effect.flatMap(ProxyCa, (ca) => ca.ensure).pipe(Effect.provide(context))),
-  Layer.provide(StateDir),
-)
-const Images = Layer.unwrapEffect(
-  Effect.map(buildProxyBundle, (proxyBundle) => SidecarImagesLive({ proxyBundle })),
-)
-const Isolation = NetworkIsolationLive({ namePrefix: prefix })
-const Stack = SandboxLive({ stopGrace: "2 seconds" }).pipe(
-  Layer.provide(
-    Layer.mergeAll(
-      ImageCacheLive({ prefix: `localhost/${prefix}` }),
-      ProxySidecarLive({ namePrefix: prefix, egressNetwork: egressName }).pipe(Layer.provide(Ca)),
-      AgentExecutorLive().pipe(Layer.provide(TestClaudeBinary)),
-    ),
-  ),
-  Layer.provide(Isolation),
-  Layer.provide(Images),
-)
-const TestLayer = Layer.mergeAll(Stack, RigLive).pipe(
-  Layer.provideMerge(ConversationStoreMemory),
-  Layer.provideMerge(SecretRedactorLive),
-  Layer.provideMerge(PodmanRuntimeRemovingImages),
-  Layer.provideMerge(NodeContext.layer),
-)
-
-// curl for the commands; the agent overlay runs the mounted Claude binary on the same image.
-const dockerfile = `FROM ${baseImage}
-RUN apt-get update \\
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends curl ca-certificates \\
- && rm -rf /var/lib/apt/lists/*
-`
-
-const allowlistYaml = `
-domains:
-  - allowed.example
-url_prefixes:
-  - host: api.anthropic.com
-    path: /v1/messages?*
-    methods: [POST]
-  - host: api.anthropic.com
-    path: /api/*
-    methods: [GET, POST]
-`
+const { realKey, TestLayer } = makeSandboxRig()
 
 const collect = (started: CommandRun) =>
   Effect.all(
