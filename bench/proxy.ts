@@ -16,6 +16,7 @@ import {
   type Scope,
   Stream,
 } from "effect"
+import { bundleProxy } from "../scripts/proxyBundle.js"
 import { ProxyCaLive } from "../src/layers/ProxyCaLive.js"
 import { AirutPaths } from "../src/services/AirutPaths.js"
 import { ProxyCa } from "../src/services/ProxyCa.js"
@@ -25,7 +26,7 @@ import { type BenchModule, type BenchResult, median } from "./Bench.js"
 /**
  * The network proxy against no proxy: a load generator (its own process) sends HTTPS GETs to a
  * loopback upstream (its own process), directly and through the bundled proxy program
- * (dist/proxy.js, its own process, logging every request as in the sidecar).
+ * (the bundle dist/proxy.js ships, its own process, logging every request as in the sidecar).
  * - keep-alive: requests/s over 16 connections and p50/p99 latency (goal: at least 50% of the
  *   direct throughput);
  * - a new TCP+TLS connection per request, no session resumption (goal: at most 1.3x direct).
@@ -148,10 +149,13 @@ const run = Effect.gen(function* () {
   const { seconds, rounds, connections, newConnections } = yield* settings
   const fs = yield* FileSystem.FileSystem
 
-  const built = yield* Command.exitCode(Command.make("node", "scripts/build.mjs"))
-  if (built !== 0) return yield* Effect.fail(new Error("npm run build failed"))
-
   const dir = mkdtempSync(join(tmpdir(), "airut-bench-proxy-"))
+  // The bundle the sidecar runs, built the way `npm run build` builds it.
+  const bundle = join(dir, "proxy.mjs")
+  yield* Effect.tryPromise({
+    try: () => bundleProxy(bundle),
+    catch: (cause) => new Error(`bundling the proxy failed: ${String(cause)}`),
+  })
   const pki = yield* makeTestPki(["bench.test"])
   writeFileSync(join(dir, "upstream.crt"), pki.certPem)
   writeFileSync(join(dir, "upstream.key"), pki.keyPem, { mode: 0o600 })
@@ -180,7 +184,7 @@ const run = Effect.gen(function* () {
     upstreamCaPem: pki.caPem,
   }
   writeFileSync(join(dir, "proxy.json"), JSON.stringify(config), { mode: 0o600 })
-  const start = yield* startProcess(Command.make("node", "dist/proxy.js", join(dir, "proxy.json")))
+  const start = yield* startProcess(Command.make("node", bundle, join(dir, "proxy.json")))
   const proxyPort = (yield* Schema.decodeUnknown(StartLine)(start)).https
 
   const direct: Target = { name: "direct", port: upstreamPort, caPem: pki.caPem }

@@ -3,9 +3,8 @@ import { request } from "node:http"
 import { createServer, type Server } from "node:https"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { fileURLToPath } from "node:url"
 import { Config, Effect } from "effect"
-import { build, type Plugin } from "esbuild"
+import { bundleProxy } from "../../../scripts/proxyBundle.js"
 import { ContainerRuntime } from "../../../src/services/ContainerRuntime.js"
 import { removeNetworkQuietly } from "../../../src/services/ContainerScope.js"
 
@@ -18,47 +17,11 @@ export const podmanSocket = Config.string("AIRUT_TEST_PODMAN_SOCKET").pipe(
   Config.withDefault("/run/airut-test/podman.sock"),
 )
 
-/**
- * Resolves the `@effect/platform-node` barrel to its NodeContext and NodeRuntime modules. The
- * barrel also loads undici, which needs Node 20 globals and breaks at start on the sidecar's
- * Debian Node 18. (Asked of the proxy's author: import those modules by their own paths.)
- */
-const platformNodeModules: Plugin = {
-  name: "platform-node-modules",
-  setup: (b) => {
-    b.onResolve({ filter: /^@effect\/platform-node$/ }, () => ({
-      path: "platform-node",
-      namespace: "airut-shim",
-    }))
-    b.onLoad({ filter: /.*/, namespace: "airut-shim" }, () => ({
-      contents:
-        'export * as NodeContext from "@effect/platform-node/NodeContext"\n' +
-        'export * as NodeRuntime from "@effect/platform-node/NodeRuntime"\n',
-      resolveDir: fileURLToPath(new URL("../../..", import.meta.url)),
-      loader: "js",
-    }))
-  },
-}
-
-/** Bundles src/programs/proxy/main.ts into one ESM file (what `npm run build` ships as dist/proxy.js). */
+/** The proxy bundled exactly as `npm run build` ships it (dist/proxy.js), into a temp dir. */
 export const buildProxyBundle = Effect.tryPromise({
   try: () => {
     const outfile = join(mkdtempSync(join(tmpdir(), "airut-proxy-bundle-")), "proxy.js")
-    return build({
-      entryPoints: [fileURLToPath(new URL("../../../src/programs/proxy/main.ts", import.meta.url))],
-      outfile,
-      bundle: true,
-      platform: "node",
-      // Debian bookworm's nodejs runs it in the sidecar image.
-      target: "node18",
-      format: "esm",
-      logLevel: "warning",
-      // CommonJS dependencies call require() on Node built-ins.
-      plugins: [platformNodeModules],
-      banner: {
-        js: "import { createRequire as __airutRequire } from 'node:module'; const require = __airutRequire(import.meta.url);",
-      },
-    }).then(() => outfile)
+    return bundleProxy(outfile).then(() => outfile)
   },
   catch: (cause) => new Error(`bundling the proxy failed: ${String(cause)}`),
 })
