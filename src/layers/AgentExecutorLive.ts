@@ -1,27 +1,13 @@
-import {
-  Cause,
-  Chunk,
-  Duration,
-  Effect,
-  Either,
-  Exit,
-  Fiber,
-  Layer,
-  Option,
-  Queue,
-  Ref,
-  Stream,
-  Take,
-} from "effect"
+import { Cause, Chunk, Duration, Effect, Either, Exit, Fiber, Layer, Option, Ref, Stream } from "effect"
 import { type AgentEvent, parseAgentLine } from "../schema/AgentEvent.js"
 import type { AgentRequest } from "../schema/AgentRequest.js"
 import { agentContainerSpec, agentMountTargets } from "../schema/RunPolicy.js"
 import { classify, emptySummary, summarize } from "../services/AgentClassifier.js"
 import {
   AgentExecutor,
-  type AgentRun,
   claudeArgs,
   ExecutorFailed,
+  startRun,
   TaskTimeout,
 } from "../services/AgentExecutor.js"
 import { withRecovery } from "../services/AgentRecovery.js"
@@ -202,19 +188,7 @@ export const makeAgentExecutor = (options: AgentExecutorOptions = {}) =>
 
     const run = (request: AgentRequest) => runWith(request, () => Effect.void)
 
-    const start = (request: AgentRequest) =>
-      Effect.gen(function* () {
-        const queue = yield* Queue.unbounded<Take.Take<AgentEvent>>()
-        const fiber = yield* runWith(request, (event) => Queue.offer(queue, Take.of(event))).pipe(
-          Effect.ensuring(Queue.offer(queue, Take.end)),
-          Effect.forkScoped,
-        )
-        const handle: AgentRun = {
-          events: Stream.fromQueue(queue).pipe(Stream.flattenTake),
-          outcome: Fiber.join(fiber),
-        }
-        return handle
-      })
+    const start = (request: AgentRequest) => startRun((emit) => runWith(request, emit))
 
     return AgentExecutor.of({ run, start })
   })

@@ -1,8 +1,8 @@
-import { Context, Effect, Fiber, Layer, Queue, Ref, Stream, Take } from "effect"
+import { Context, Effect, Layer, Ref } from "effect"
 import type { AgentEvent } from "../schema/AgentEvent.js"
 import type { AgentOutcome } from "../schema/AgentOutcome.js"
 import type { AgentRequest } from "../schema/AgentRequest.js"
-import { AgentExecutor, type AgentFailure, type AgentRun } from "../services/AgentExecutor.js"
+import { AgentExecutor, type AgentFailure, startRun } from "../services/AgentExecutor.js"
 
 /**
  * A scripted AgentExecutor for the tests of its callers (task supervisor, channels, embedders):
@@ -46,19 +46,7 @@ export const makeAgentExecutorTest = (options: AgentExecutorTestOptions = {}) =>
         Effect.zipRight(respond(request)),
       )
 
-    const start = (request: AgentRequest) =>
-      Effect.gen(function* () {
-        const queue = yield* Queue.unbounded<Take.Take<AgentEvent>>()
-        const fiber = yield* runWith(request, (event) => Queue.offer(queue, Take.of(event))).pipe(
-          Effect.ensuring(Queue.offer(queue, Take.end)),
-          Effect.forkScoped,
-        )
-        const run: AgentRun = {
-          events: Stream.fromQueue(queue).pipe(Stream.flattenTake),
-          outcome: Fiber.join(fiber),
-        }
-        return run
-      })
+    const start = (request: AgentRequest) => startRun((emit) => runWith(request, emit))
 
     const executor = AgentExecutor.of({ run: (request) => runWith(request, () => Effect.void), start })
     return Context.make(AgentExecutor, executor).pipe(

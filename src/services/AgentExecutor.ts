@@ -1,4 +1,4 @@
-import { Context, type Effect, Option, Schema, type Scope, type Stream } from "effect"
+import { Context, Effect, Fiber, Option, Queue, Schema, type Scope, Stream, Take } from "effect"
 import type { AgentEvent } from "../schema/AgentEvent.js"
 import type { AgentOutcome } from "../schema/AgentOutcome.js"
 import type { AgentRequest, AgentSandbox } from "../schema/AgentRequest.js"
@@ -96,6 +96,26 @@ export interface AgentExecutorShape {
 }
 
 export class AgentExecutor extends Context.Tag("airut/AgentExecutor")<AgentExecutor, AgentExecutorShape>() {}
+
+/**
+ * `start` for any executor: runs `runWith` in the caller's scope with its events fed to a queue
+ * that ends when the run ends, however it ends.
+ */
+export const startRun = (
+  runWith: (emit: (event: AgentEvent) => Effect.Effect<void>) => Effect.Effect<AgentOutcome, AgentFailure>,
+): Effect.Effect<AgentRun, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const queue = yield* Queue.unbounded<Take.Take<AgentEvent>>()
+    const fiber = yield* runWith((event) => Queue.offer(queue, Take.of(event))).pipe(
+      Effect.ensuring(Queue.offer(queue, Take.end)),
+      Effect.forkScoped,
+    )
+    const run: AgentRun = {
+      events: Stream.fromQueue(queue).pipe(Stream.flattenTake),
+      outcome: Fiber.join(fiber),
+    }
+    return run
+  })
 
 /**
  * Claude Code's arguments for a request: headless, prompt from stdin, no permission prompts
