@@ -19,7 +19,6 @@ import { decodeNetworkAllowlist } from "../../src/schema/NetworkAllowlist.js"
 import { AgentExecutor, sandboxFromProxy } from "../../src/services/AgentExecutor.js"
 import { AirutPaths } from "../../src/services/AirutPaths.js"
 import { ContainerRuntime } from "../../src/services/ContainerRuntime.js"
-import { acquireNetwork, runContainer } from "../../src/services/ContainerScope.js"
 import { ConversationStore } from "../../src/services/ConversationStore.js"
 import { ImageCache } from "../../src/services/ImageCache.js"
 import { NetworkProxy, type ProxySpec } from "../../src/services/NetworkProxy.js"
@@ -29,7 +28,7 @@ import { type FakeAnthropicShape, makeFakeAnthropic, Turn, writeFile } from "../
 import { claudeVersion, TestClaudeBinary } from "./support/claude.js"
 import { PodmanRuntimeRemovingImages } from "./support/images.js"
 import { baseImage } from "./support/podman.js"
-import { buildProxyBundle } from "./support/sandbox.js"
+import { acquireEgress, buildProxyBundle } from "./support/sandbox.js"
 
 /**
  * The executor inside the network sandbox on Podman: the real Claude Code binary in a container
@@ -55,20 +54,7 @@ class Rig extends Context.Tag("test/AgentSandboxRig")<Rig, RigShape>() {}
 const RigLive = Layer.scoped(
   Rig,
   Effect.gen(function* () {
-    const egress = yield* acquireNetwork({
-      name: egressName,
-      internal: false,
-      labels: { "airut.role": "egress" },
-    })
-    const gateway = egress.subnets[0]?.gateway
-    if (gateway === undefined) return yield* Effect.dieMessage(`${egressName} has no gateway`)
-    // Holds the egress bridge, and with it the gateway address the fake listens on, up.
-    yield* runContainer({
-      image: baseImage,
-      command: ["sleep", "3600"],
-      network: { name: egressName },
-      labels: { "airut.test": run },
-    })
+    const gateway = yield* acquireEgress(egressName, run)
     const pki = yield* makeTestPki(["api.anthropic.com"])
     const fake = yield* makeFakeAnthropic({ host: gateway, tls: pki })
     const image = yield* Effect.flatMap(ImageCache, (cache) =>

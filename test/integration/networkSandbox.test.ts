@@ -30,7 +30,7 @@ import type { NetworkLogLine } from "../../src/schema/NetworkLogLine.js"
 import { agentContainerSpec } from "../../src/schema/RunPolicy.js"
 import { AirutPaths } from "../../src/services/AirutPaths.js"
 import { ContainerRuntime } from "../../src/services/ContainerRuntime.js"
-import { acquireNetwork, runContainer } from "../../src/services/ContainerScope.js"
+import { runContainer } from "../../src/services/ContainerScope.js"
 import { ConversationStore } from "../../src/services/ConversationStore.js"
 import { ImageCache } from "../../src/services/ImageCache.js"
 import type { NetworkIsolation } from "../../src/services/NetworkIsolation.js"
@@ -39,7 +39,7 @@ import { ProxyCa } from "../../src/services/ProxyCa.js"
 import { SidecarImages } from "../../src/services/SidecarImages.js"
 import { makeTestPki, type TestPki } from "../proxy/support.js"
 import { baseImage, PodmanRuntime } from "./support/podman.js"
-import { buildProxyBundle, type HostUpstream, hostUpstream } from "./support/sandbox.js"
+import { acquireEgress, buildProxyBundle, type HostUpstream, hostUpstream } from "./support/sandbox.js"
 
 /**
  * The network sandbox end to end on Podman: a real sidecar per task on a network proven
@@ -76,21 +76,7 @@ class Rig extends Context.Tag("test/SandboxRig")<Rig, RigShape>() {}
 const RigLive = Layer.scoped(
   Rig,
   Effect.gen(function* () {
-    const egress = yield* acquireNetwork({
-      name: egressName,
-      internal: false,
-      labels: { "airut.role": "egress" },
-    })
-    const gateway = egress.subnets[0]?.gateway
-    if (gateway === undefined) return yield* Effect.dieMessage(`${egressName} has no gateway`)
-    // Netavark brings the bridge (and the gateway address upstreams bind to) up with its first
-    // container and down with its last: this one keeps it up for the whole file.
-    yield* runContainer({
-      image: baseImage,
-      command: ["sleep", "3600"],
-      network: { name: egressName },
-      labels: { "airut.test": run },
-    })
+    const gateway = yield* acquireEgress(egressName, run)
     const pki = yield* makeTestPki(upstreamHosts)
     const upstream = yield* hostUpstream(pki, gateway)
     const image = yield* Effect.flatMap(ImageCache, (cache) =>

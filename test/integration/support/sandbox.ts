@@ -6,7 +6,8 @@ import { join } from "node:path"
 import { Config, Effect } from "effect"
 import { bundleProxy } from "../../../scripts/proxyBundle.js"
 import { ContainerRuntime } from "../../../src/services/ContainerRuntime.js"
-import { removeNetworkQuietly } from "../../../src/services/ContainerScope.js"
+import { acquireNetwork, removeNetworkQuietly, runContainer } from "../../../src/services/ContainerScope.js"
+import { baseImage } from "./podman.js"
 
 /**
  * Support for the network sandbox's integration tests: the proxy bundled the way the build does
@@ -130,3 +131,23 @@ export const hostUpstream = (tls: { readonly certPem: string; readonly keyPem: s
         server.closeAllConnections()
       }),
   ).pipe(Effect.map(({ upstream }) => upstream))
+
+/**
+ * The egress network tests' upstreams listen on, created for the scope, and its gateway address
+ * (the host address the sidecar reaches). Netavark brings the bridge, and with it that address,
+ * up with its first container and down with its last: a sleeping container keeps it up for the
+ * whole scope.
+ */
+export const acquireEgress = (name: string, testLabel: string) =>
+  Effect.gen(function* () {
+    const egress = yield* acquireNetwork({ name, internal: false, labels: { "airut.role": "egress" } })
+    const gateway = egress.subnets[0]?.gateway
+    if (gateway === undefined) return yield* Effect.dieMessage(`${name} has no gateway`)
+    yield* runContainer({
+      image: baseImage,
+      command: ["sleep", "3600"],
+      network: { name },
+      labels: { "airut.test": testLabel },
+    })
+    return gateway
+  })

@@ -14,14 +14,13 @@ import { SandboxLive } from "../../../src/layers/SandboxLive.js"
 import { SecretRedactorLive } from "../../../src/layers/SecretRedactorLive.js"
 import { SidecarImagesLive } from "../../../src/layers/SidecarImagesLive.js"
 import { AirutPaths } from "../../../src/services/AirutPaths.js"
-import { acquireNetwork, runContainer } from "../../../src/services/ContainerScope.js"
 import { ProxyCa } from "../../../src/services/ProxyCa.js"
 import { makeTestPki, type TestPki } from "../../proxy/support.js"
 import { type FakeAnthropicShape, makeFakeAnthropic } from "../../support/FakeAnthropic.js"
 import { TestClaudeBinary } from "./claude.js"
 import { PodmanRuntimeRemovingImages } from "./images.js"
 import { baseImage } from "./podman.js"
-import { buildProxyBundle, type HostUpstream, hostUpstream } from "./sandbox.js"
+import { acquireEgress, buildProxyBundle, type HostUpstream, hostUpstream } from "./sandbox.js"
 
 /**
  * The Sandbox library stack on Podman with its surroundings, shared by
@@ -70,20 +69,7 @@ export const makeSandboxRig = () => {
   const RigLive = Layer.scoped(
     Rig,
     Effect.gen(function* () {
-      const egress = yield* acquireNetwork({
-        name: egressName,
-        internal: false,
-        labels: { "airut.role": "egress" },
-      })
-      const gateway = egress.subnets[0]?.gateway
-      if (gateway === undefined) return yield* Effect.dieMessage(`${egressName} has no gateway`)
-      // Holds the egress bridge, and with it the gateway address the upstreams listen on, up.
-      yield* runContainer({
-        image: baseImage,
-        command: ["sleep", "3600"],
-        network: { name: egressName },
-        labels: { "airut.test": run },
-      })
+      const gateway = yield* acquireEgress(egressName, run)
       const pki = yield* makeTestPki(["api.anthropic.com", "allowed.example"])
       const fake = yield* makeFakeAnthropic({ host: gateway, tls: pki })
       const upstream = yield* hostUpstream(pki, gateway)
