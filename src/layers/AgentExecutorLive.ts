@@ -1,4 +1,4 @@
-import { Cause, Chunk, Duration, Effect, Either, Exit, Fiber, Layer, Option, Ref, Stream } from "effect"
+import { Chunk, Duration, Effect, Either, Exit, Fiber, Layer, Option, Ref, Stream } from "effect"
 import { type AgentEvent, parseAgentLine } from "../schema/AgentEvent.js"
 import type { AgentRequest } from "../schema/AgentRequest.js"
 import { agentContainerSpec, agentMountTargets } from "../schema/RunPolicy.js"
@@ -12,8 +12,8 @@ import {
 } from "../services/AgentExecutor.js"
 import { withRecovery } from "../services/AgentRecovery.js"
 import { ClaudeBinary } from "../services/ClaudeBinary.js"
-import { type ContainerId, ContainerRuntime } from "../services/ContainerRuntime.js"
-import { runContainer } from "../services/ContainerScope.js"
+import { ContainerRuntime } from "../services/ContainerRuntime.js"
+import { runContainer, stopContainerGently } from "../services/ContainerScope.js"
 import { ConversationStore } from "../services/ConversationStore.js"
 import { SecretRedactor } from "../services/SecretRedactor.js"
 
@@ -40,20 +40,6 @@ export const makeAgentExecutor = (options: AgentExecutorOptions = {}) =>
       new ExecutorFailed({ stage: "container", detail: error.message })
     const storeFailure = (error: { readonly message: string }) =>
       new ExecutorFailed({ stage: "store", detail: error.message })
-
-    /**
-     * A stop (interruption) gives Claude Code a SIGTERM and a grace period to exit; the
-     * container's own release then kills and removes it whatever happened here.
-     */
-    const stopGently = (id: ContainerId) =>
-      runtime.killContainer(id, "SIGTERM").pipe(
-        Effect.zipRight(runtime.waitContainer(id).pipe(Effect.timeout(stopGrace))),
-        Effect.interruptible,
-        Effect.timeout(Duration.sum(stopGrace, Duration.seconds(5))),
-        Effect.catchAllCause((cause) =>
-          Effect.logWarning(`could not stop agent container ${id} gently`, Cause.pretty(cause)),
-        ),
-      )
 
     /** One run of the CLI, without recovery. `emit` sees every event. */
     const attempt = (
@@ -82,7 +68,12 @@ export const makeAgentExecutor = (options: AgentExecutorOptions = {}) =>
             Effect.mapError(containerFailure),
           )
           yield* Effect.addFinalizer((exit) =>
-            Exit.isInterrupted(exit) ? stopGently(container.id) : Effect.void,
+            // A stop gives Claude Code a SIGTERM and a grace period to exit before the release.
+            Exit.isInterrupted(exit)
+              ? stopContainerGently(container.id, stopGrace).pipe(
+                  Effect.provideService(ContainerRuntime, runtime),
+                )
+              : Effect.void,
           )
           const stderr = yield* container.stderr.pipe(
             Stream.map(redactor.redact),

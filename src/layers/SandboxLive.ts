@@ -3,8 +3,8 @@ import { Cause, Duration, Effect, Fiber, Layer, Option, Ref, Stream } from "effe
 import type { AgentRequest } from "../schema/AgentRequest.js"
 import { commandContainerSpec } from "../schema/CommandRunPolicy.js"
 import { AgentExecutor, sandboxFromProxy } from "../services/AgentExecutor.js"
-import { type BuildContext, type ContainerId, ContainerRuntime } from "../services/ContainerRuntime.js"
-import { runContainer } from "../services/ContainerScope.js"
+import { type BuildContext, ContainerRuntime } from "../services/ContainerRuntime.js"
+import { runContainer, stopContainerGently } from "../services/ContainerScope.js"
 import { ConversationStore } from "../services/ConversationStore.js"
 import { ImageCache } from "../services/ImageCache.js"
 import { NetworkIsolation } from "../services/NetworkIsolation.js"
@@ -84,17 +84,6 @@ export const makeSandbox = (options: SandboxOptions = {}) =>
       }
       return image
     })
-
-    /** A SIGTERM and a grace period; the container's own release then kills and removes it. */
-    const stopGently = (id: ContainerId) =>
-      runtime.killContainer(id, "SIGTERM").pipe(
-        Effect.zipRight(runtime.waitContainer(id).pipe(Effect.timeout(stopGrace))),
-        Effect.interruptible,
-        Effect.timeout(Duration.sum(stopGrace, Duration.seconds(5))),
-        Effect.catchAllCause((cause) =>
-          Effect.logWarning(`could not stop command container ${id} gently`, Cause.pretty(cause)),
-        ),
-      )
 
     const task = (taskOptions: TaskOptions) =>
       Effect.gen(function* () {
@@ -226,7 +215,13 @@ export const makeSandbox = (options: SandboxOptions = {}) =>
             // Runs before the container's removal: a command still running when the scope
             // closes (the caller was interrupted) gets SIGTERM and a grace period first.
             yield* Effect.addFinalizer(() =>
-              Effect.flatMap(Ref.get(ended), (done) => (done ? Effect.void : stopGently(container.id))),
+              Effect.flatMap(Ref.get(ended), (done) =>
+                done
+                  ? Effect.void
+                  : stopContainerGently(container.id, stopGrace).pipe(
+                      Effect.provideService(ContainerRuntime, runtime),
+                    ),
+              ),
             )
             const waited = container.wait.pipe(
               Effect.map((exit): CommandExit => ({ exitCode: exit.exitCode, oomKilled: exit.oomKilled })),

@@ -53,6 +53,26 @@ export const removeContainerQuietly = (id: ContainerId): Effect.Effect<void, nev
     Effect.withSpan("ContainerScope.removeContainer", { attributes: { id } }),
   )
 
+/**
+ * Asks a container to stop: SIGTERM, then up to `grace` for it to exit. Never fails and is
+ * bounded; the container's own release then kills and removes it whatever happened here.
+ */
+export const stopContainerGently = (
+  id: ContainerId,
+  grace: Duration.Duration,
+): Effect.Effect<void, never, ContainerRuntime> =>
+  Effect.gen(function* () {
+    const runtime = yield* ContainerRuntime
+    yield* runtime.killContainer(id, "SIGTERM")
+    yield* runtime.waitContainer(id).pipe(Effect.timeout(grace))
+  }).pipe(
+    Effect.interruptible,
+    Effect.timeout(Duration.sum(grace, Duration.seconds(5))),
+    Effect.catchAllCause((cause) =>
+      Effect.logWarning(`could not stop container ${id} gently`, Cause.pretty(cause)),
+    ),
+  )
+
 /** Removes a network; never fails, bounded in time. */
 export const removeNetworkQuietly = (name: string): Effect.Effect<void, never, ContainerRuntime> =>
   Effect.flatMap(ContainerRuntime, (runtime) => runtime.removeNetwork(name)).pipe(
