@@ -1,5 +1,5 @@
 import type { ContainerSpec } from "./ContainerSpec.js"
-import { agentMountTargets, keptCapabilities, proxyCaTarget, type ResourceLimits } from "./RunPolicy.js"
+import { agentMountTargets, confinement, proxyCaTarget, type ResourceLimits } from "./RunPolicy.js"
 
 /**
  * The run policy of a command run in a sandboxed task (the library's `run`, `airut-sandbox`):
@@ -41,23 +41,7 @@ export const commandContainerSpec = (input: CommandRunInput): ContainerSpec => {
       ...input.mounts,
       ...(sandbox ? [{ source: sandbox.caCertPath, target: proxyCaTarget, readOnly: true }] : []),
     ],
-    capDrop: ["ALL"],
-    capAdd: keptCapabilities,
-    securityOpt: ["no-new-privileges"],
-    ...(limits.memoryBytes === undefined
-      ? {}
-      : // Swap equal to memory: the limit is a real limit, as for the agent.
-        { memoryBytes: limits.memoryBytes, memorySwapBytes: limits.memoryBytes }),
-    ...(limits.cpus === undefined ? {} : { cpus: limits.cpus }),
-    ...(limits.pidsLimit === undefined ? {} : { pidsLimit: limits.pidsLimit }),
+    ...confinement(limits, sandbox),
     ...(input.stdin ? { openStdin: true } : {}),
-    ...(sandbox
-      ? {
-          network: { name: sandbox.network },
-          dns: [sandbox.proxyIp],
-          // IPv6 link-local reaches the host even on an internal network (DESIGN.md).
-          sysctls: { "net.ipv6.conf.all.disable_ipv6": "1" },
-        }
-      : {}),
   }
 }

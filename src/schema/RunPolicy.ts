@@ -131,24 +131,35 @@ export const agentContainerSpec = (input: AgentRunInput): ContainerSpec => {
       { source: hostPaths.claudeBinary, target: agentMountTargets.claudeBinary, readOnly: true },
       ...(sandbox ? [{ source: sandbox.caCertPath, target: proxyCaTarget, readOnly: true }] : []),
     ],
-    capDrop: ["ALL"],
-    capAdd: keptCapabilities,
-    securityOpt: ["no-new-privileges"],
-    ...(limits.memoryBytes === undefined
-      ? {}
-      : // Swap equal to memory: the limit is a real limit, not a slow path to the disk.
-        { memoryBytes: limits.memoryBytes, memorySwapBytes: limits.memoryBytes }),
-    ...(limits.cpus === undefined ? {} : { cpus: limits.cpus }),
-    ...(limits.pidsLimit === undefined ? {} : { pidsLimit: limits.pidsLimit }),
+    ...confinement(limits, sandbox),
     // The prompt arrives on stdin.
     openStdin: true,
-    ...(sandbox
-      ? {
-          network: { name: sandbox.network },
-          dns: [sandbox.proxyIp],
-          // IPv6 link-local reaches the host even on an internal network (DESIGN.md).
-          sysctls: { "net.ipv6.conf.all.disable_ipv6": "1" },
-        }
-      : {}),
   }
 }
+
+/**
+ * What confines every container a task runs, the agent's and a command's alike: capabilities,
+ * privileges, limits and, when sandboxed, the isolated network with the proxy as its only DNS.
+ */
+export const confinement = (
+  limits: ResourceLimits,
+  sandbox: { readonly network: string; readonly proxyIp: string } | undefined,
+) => ({
+  capDrop: ["ALL"],
+  capAdd: keptCapabilities,
+  securityOpt: ["no-new-privileges"],
+  ...(limits.memoryBytes === undefined
+    ? {}
+    : // Swap equal to memory: the limit is a real limit, not a slow path to the disk.
+      { memoryBytes: limits.memoryBytes, memorySwapBytes: limits.memoryBytes }),
+  ...(limits.cpus === undefined ? {} : { cpus: limits.cpus }),
+  ...(limits.pidsLimit === undefined ? {} : { pidsLimit: limits.pidsLimit }),
+  ...(sandbox
+    ? {
+        network: { name: sandbox.network },
+        dns: [sandbox.proxyIp],
+        // IPv6 link-local reaches the host even on an internal network (DESIGN.md).
+        sysctls: { "net.ipv6.conf.all.disable_ipv6": "1" },
+      }
+    : {}),
+})
