@@ -468,7 +468,9 @@ export const makeEmailChannel = (
     return Channel.of({
       kind: "email",
       repoId,
-      inbound: Stream.fromQueue(inbox),
+      // One message per pull: a consumer that stops after a message (Stream.runHead, take)
+      // must not take the rest of a batch out of the queue with it and drop them.
+      inbound: Stream.fromQueue(inbox, { maxChunkSize: 1 }),
       acknowledge,
       reply,
       replyError,
