@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Logger } from "effect"
+import { Effect } from "effect"
 import { repoConfig, runAirut, runDaemonUntil } from "./support.js"
 
 const freshHome = () => {
@@ -85,23 +85,10 @@ describe("airut check", () => {
 describe("airut config show", () => {
   it.live("prints the effective config with secrets redacted", () =>
     Effect.gen(function* () {
-      const { env, configFile } = freshHome()
+      const { home, env, configFile } = freshHome()
       yield* runAirut(["init"], env)
       const secret = "s3cr3t-password-value-9f2"
-      writeFileSync(
-        configFile,
-        [
-          "repos:",
-          "  app:",
-          "    repo_url: https://example.com/app.git",
-          "    email:",
-          "      account: { username: a@example.com, from: a@example.com, password: !env MAIL_PW }",
-          "      imap: { server: imap.example.com }",
-          "      smtp: { server: smtp.example.com }",
-          "      auth: { authorized_senders: [me@example.com], trusted_authserv_id: mx.example.com }",
-          "",
-        ].join("\n"),
-      )
+      writeFileSync(configFile, repoConfig(join(home, "engine.sock")))
       const run = yield* runAirut(["config", "show"], { ...env, MAIL_PW: secret })
       assert.isUndefined(run.failure, run.err)
       assert.include(run.out, "max_concurrent: 3")
@@ -142,23 +129,13 @@ describe("airut run", () => {
     () =>
       Effect.gen(function* () {
         const { home, env } = freshHome()
-        const logs: Array<string> = []
-        const logger = Logger.make(({ message }) => {
-          logs.push(Array.isArray(message) ? message.join(" ") : String(message))
-        })
-        const fiber = yield* runAirut(["run"], env).pipe(
-          Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
-          Effect.fork,
-        )
-        yield* Effect.sleep("50 millis").pipe(
-          Effect.repeat({ until: () => logs.some((l) => l.includes("no repositories configured")) }),
-          Effect.timeout("20 seconds"),
-        )
+        const logs = yield* runDaemonUntil(env, (l) => l.includes("no repositories configured"))
         assert.isTrue(existsSync(join(home, ".local", "state", "airut", "airut.db")))
-        assert.isTrue(logs.some((l) => l.includes("airut init")))
-        assert.isFalse(logs.includes("airut stopped"))
-        yield* Fiber.interrupt(fiber)
-        assert.include(logs, "airut stopped")
+        const warning = logs.findIndex((l) => l.includes("no repositories configured"))
+        assert.include(logs[warning], "airut init")
+        // Stopped by the interruption, after it had started and said what to do: not before.
+        assert.strictEqual(logs.indexOf("airut stopped"), logs.length - 1)
+        assert.isAbove(logs.length - 1, warning)
       }),
   )
 })
