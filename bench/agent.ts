@@ -1,12 +1,17 @@
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Clock, Config, Console, Effect, Layer, Schema } from "effect"
-import { MaskedSecret } from "../src/schema/Credentials.js"
+import { Clock, Config, Console, Effect, Layer } from "effect"
 import { decodeNetworkAllowlist } from "../src/schema/NetworkAllowlist.js"
 import { Sandbox } from "../src/services/Sandbox.js"
 import { claudeBinaryPath, claudeVersion, TestClaudeBinary } from "../test/integration/support/claude.js"
-import { allowlistYaml, dockerfile, makeSandboxRig, Rig } from "../test/integration/support/sandboxRig.js"
+import {
+  allowlistYaml,
+  dockerfile,
+  makeSandboxRig,
+  Rig,
+  rigNetwork,
+} from "../test/integration/support/sandboxRig.js"
 import { runClaudeOnHost } from "../test/support/ClaudeHost.js"
 import { makeFakeAnthropic, Turn } from "../test/support/FakeAnthropic.js"
 import { type BenchModule, type BenchResult, elapsedSince, median, sample } from "./Bench.js"
@@ -40,7 +45,8 @@ const sandboxed = (n: number) => {
   const { realKey, TestLayer } = makeSandboxRig()
   return Effect.scoped(
     Effect.gen(function* () {
-      const { fake, gateway, upstream, pki, workspace } = yield* Rig
+      const rig = yield* Rig
+      const { fake, workspace } = rig
       const sandbox = yield* Sandbox
       const image = yield* sandbox.ensureImage(new Map([["Dockerfile", Buffer.from(dockerfile)]]))
       const allowlist = yield* decodeNetworkAllowlist(allowlistYaml)
@@ -48,22 +54,7 @@ const sandboxed = (n: number) => {
       const task = yield* sandbox.task({
         image,
         workspace,
-        network: {
-          kind: "sandboxed",
-          allowlist,
-          maskedSecrets: {
-            ANTHROPIC_API_KEY: Schema.decodeUnknownSync(MaskedSecret)({
-              value: realKey,
-              scopes: ["api.anthropic.com"],
-              headers: ["x-api-key"],
-            }),
-          },
-          upstreamOverrides: {
-            "allowed.example": `${gateway}:${upstream.port}`,
-            "api.anthropic.com": `${fake.host}:${fake.port}`,
-          },
-          upstreamCaPem: pki.caPem,
-        },
+        network: rigNetwork(rig, realKey, allowlist),
         limits: { memoryBytes: 2 * 1024 ** 3, pidsLimit: 512 },
         name: "bench-agent",
       })

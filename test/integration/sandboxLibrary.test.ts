@@ -1,13 +1,12 @@
 import { assert, layer } from "@effect/vitest"
-import { Chunk, Clock, Effect, Exit, Ref, Schema, Scope, Stream } from "effect"
-import { MaskedSecret } from "../../src/schema/Credentials.js"
+import { Chunk, Clock, Effect, Exit, Ref, Scope, Stream } from "effect"
 import { decodeNetworkAllowlist } from "../../src/schema/NetworkAllowlist.js"
 import type { NetworkLogLine } from "../../src/schema/NetworkLogLine.js"
 import { ContainerRuntime } from "../../src/services/ContainerRuntime.js"
 import { type CommandRun, Sandbox } from "../../src/services/Sandbox.js"
 import { Turn } from "../support/FakeAnthropic.js"
 import { claudeVersion } from "./support/claude.js"
-import { allowlistYaml, dockerfile, makeSandboxRig, Rig } from "./support/sandboxRig.js"
+import { allowlistYaml, dockerfile, makeSandboxRig, Rig, rigNetwork } from "./support/sandboxRig.js"
 
 /**
  * The Sandbox library on Podman, the way examples/sandbox-command.ts and sandbox-prompt.ts use
@@ -34,7 +33,8 @@ layer(TestLayer, { excludeTestServices: true, timeout: "900 seconds" })("Sandbox
     "commands and a prompt in one sandboxed task; the task's scope removes everything",
     () =>
       Effect.gen(function* () {
-        const { fake, upstream, gateway, pki, workspace } = yield* Rig
+        const rig = yield* Rig
+        const { fake, upstream, workspace } = rig
         const sandbox = yield* Sandbox
         const runtime = yield* ContainerRuntime
         const t0 = yield* Clock.currentTimeMillis
@@ -51,22 +51,7 @@ layer(TestLayer, { excludeTestServices: true, timeout: "900 seconds" })("Sandbox
           .task({
             image,
             workspace,
-            network: {
-              kind: "sandboxed",
-              allowlist: yield* decodeNetworkAllowlist(allowlistYaml),
-              maskedSecrets: {
-                ANTHROPIC_API_KEY: Schema.decodeUnknownSync(MaskedSecret)({
-                  value: realKey,
-                  scopes: ["api.anthropic.com"],
-                  headers: ["x-api-key"],
-                }),
-              },
-              upstreamOverrides: {
-                "allowed.example": `${gateway}:${upstream.port}`,
-                "api.anthropic.com": `${fake.host}:${fake.port}`,
-              },
-              upstreamCaPem: pki.caPem,
-            },
+            network: rigNetwork(rig, realKey, yield* decodeNetworkAllowlist(allowlistYaml)),
             limits: { memoryBytes: 2 * 1024 ** 3, pidsLimit: 512 },
             name: "libtest",
           })

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { NodeContext } from "@effect/platform-node"
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Layer, Schema } from "effect"
 import { AgentExecutorLive } from "../../../src/layers/AgentExecutorLive.js"
 import { ConversationStoreMemory } from "../../../src/layers/ConversationStoreMemory.js"
 import { ImageCacheLive } from "../../../src/layers/ImageCacheLive.js"
@@ -13,8 +13,11 @@ import { ProxySidecarLive } from "../../../src/layers/ProxySidecarLive.js"
 import { SandboxLive } from "../../../src/layers/SandboxLive.js"
 import { SecretRedactorLive } from "../../../src/layers/SecretRedactorLive.js"
 import { SidecarImagesLive } from "../../../src/layers/SidecarImagesLive.js"
+import { MaskedSecret } from "../../../src/schema/Credentials.js"
+import type { NetworkAllowlist } from "../../../src/schema/NetworkAllowlist.js"
 import { AirutPaths } from "../../../src/services/AirutPaths.js"
 import { ProxyCa } from "../../../src/services/ProxyCa.js"
+import type { TaskNetwork } from "../../../src/services/Sandbox.js"
 import { makeTestPki, type TestPki } from "../../proxy/support.js"
 import { type FakeAnthropicShape, makeFakeAnthropic } from "../../support/FakeAnthropic.js"
 import { TestClaudeBinary } from "./claude.js"
@@ -115,3 +118,24 @@ export const makeSandboxRig = () => {
   )
   return { run, prefix, egressName, realKey, TestLayer }
 }
+
+/**
+ * The sandboxed network of a rig's tasks: `allowlist`, the API key masked for api.anthropic.com,
+ * and upstream overrides to the rig's HTTPS upstream (allowed.example) and fake Anthropic API.
+ */
+export const rigNetwork = (rig: RigShape, realKey: string, allowlist: NetworkAllowlist): TaskNetwork => ({
+  kind: "sandboxed",
+  allowlist,
+  maskedSecrets: {
+    ANTHROPIC_API_KEY: Schema.decodeUnknownSync(MaskedSecret)({
+      value: realKey,
+      scopes: ["api.anthropic.com"],
+      headers: ["x-api-key"],
+    }),
+  },
+  upstreamOverrides: {
+    "allowed.example": `${rig.gateway}:${rig.upstream.port}`,
+    "api.anthropic.com": `${rig.fake.host}:${rig.fake.port}`,
+  },
+  upstreamCaPem: rig.pki.caPem,
+})
