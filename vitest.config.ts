@@ -8,6 +8,9 @@ export default defineConfig({
           name: "unit",
           include: ["test/**/*.test.ts"],
           exclude: ["test/integration/**"],
+          // Unit tests spawn real processes (git, sh, sqlite); on a loaded two-core CI machine
+          // vitest's 5 s default fails healthy tests. A hang still fails, just later.
+          testTimeout: 30_000,
         },
       },
       {

@@ -111,8 +111,9 @@ esac
  */
 const driveUntilDone = <A, E>(fiber: Fiber.RuntimeFiber<A, E>) =>
   Effect.gen(function* () {
-    for (let step = 0; step < 400; step++) {
-      if (Option.isSome(yield* Fiber.poll(fiber))) break
+    // The fake npm is a real process, so time must pass for real between clock steps; the loop
+    // is bounded by the test timeout, not by a step count that a slow machine could exhaust.
+    while (Option.isNone(yield* Fiber.poll(fiber))) {
       yield* TestServices.provideLive(Effect.sleep("20 millis"))
       yield* TestClock.adjust("500 millis")
     }
