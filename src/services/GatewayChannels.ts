@@ -16,4 +16,7 @@ export interface GatewayChannelsShape {
   readonly changes: Stream.Stream<ChannelStatus>
 }
 
-export class GatewayChannels extends Context.Tag("airut/GatewayChannels")<GatewayChannels, GatewayChannelsShape>() {}
+export class GatewayChannels extends Context.Tag("airut/GatewayChannels")<
+  GatewayChannels,
+  GatewayChannelsShape
+>() {}

@@ -49,4 +49,7 @@ export interface TaskSupervisorShape {
   readonly active: Effect.Effect<ReadonlyArray<TaskId>>
 }
 
-export class TaskSupervisor extends Context.Tag("airut/TaskSupervisor")<TaskSupervisor, TaskSupervisorShape>() {}
+export class TaskSupervisor extends Context.Tag("airut/TaskSupervisor")<
+  TaskSupervisor,
+  TaskSupervisorShape
+>() {}
