@@ -9,13 +9,22 @@ import { SecretRedactor } from "../../services/SecretRedactor.js"
 import { checkCommand } from "./CheckCommand.js"
 import { configCommand } from "./ConfigShowCommand.js"
 import { initCommand } from "./InitCommand.js"
+import { installServiceCommand } from "./InstallServiceCommand.js"
 import { runCommand } from "./RunCommand.js"
+import { uninstallServiceCommand } from "./UninstallServiceCommand.js"
 
 export const airutCommand = Command.make("airut").pipe(
   Command.withDescription(
     "Run Claude Code on your repositories from email and Slack, each task in a network-sandboxed container.",
   ),
-  Command.withSubcommands([initCommand, checkCommand, configCommand, runCommand]),
+  Command.withSubcommands([
+    initCommand,
+    checkCommand,
+    configCommand,
+    runCommand,
+    installServiceCommand,
+    uninstallServiceCommand,
+  ]),
 )
 
 export const airutCli = Command.run(airutCommand, { name: "airut", version: packageJson.version })
