@@ -1,10 +1,17 @@
-import { Effect, Layer } from "effect"
-import { SqliteStoreLive } from "../layers/SqliteStoreLive.js"
+import { Context, Duration, Effect, Layer, Option, Ref, Stream } from "effect"
+import { EmailChannelLive } from "../layers/EmailChannelLive.js"
+import type { ChannelKind } from "../schema/ChannelKind.js"
+import type { ServerConfig } from "../schema/ServerConfig.js"
+import { Channel, type ChannelShape, type StartedNotice } from "../services/Channel.js"
+import { sweepOrphans } from "../services/ContainerScope.js"
 import { ConversationStore } from "../services/ConversationStore.js"
 import { NetworkIsolation } from "../services/NetworkIsolation.js"
+import { TaskSupervisor } from "../services/TaskSupervisor.js"
 import type { Installation } from "./cli/installation.js"
 import { storeFile } from "./cli/installation.js"
-import { isolationLayer } from "./isolationLayer.js"
+import { acceptMessage } from "./gateway/acceptMessage.js"
+import { watchConfig } from "./gateway/watchConfig.js"
+import { gatewayLayer } from "./gatewayLayer.js"
 import { logSandboxWarnings } from "./sandboxWarnings.js"
 
 /**
@@ -41,12 +48,10 @@ const announce = (installation: Installation) =>
  * not stop the daemon (the dashboard must still say what is wrong), but it is logged as the
  * reason sandboxed tasks will refuse to run: they call `ensureIsolated` again and fail closed.
  */
-const proveIsolation = (installation: Installation) => {
-  const { config } = installation.loaded
+const proveIsolation = (config: ServerConfig) => {
   const sandboxed = Object.values(config.repos).some((repo) => repo.network.sandbox_enabled)
   if (!sandboxed) return Effect.void
   return Effect.flatMap(NetworkIsolation, (isolation) => isolation.ensureIsolated).pipe(
-    Effect.provide(isolationLayer(config)),
     // Success is logged by the probe itself, with its figures.
     Effect.asVoid,
     Effect.catchAll((error) =>
@@ -55,19 +60,141 @@ const proveIsolation = (installation: Installation) => {
   )
 }
 
+type ChannelKey = `${string}/${ChannelKind}`
+const keyOf = (repoId: string, kind: ChannelKind): ChannelKey => `${repoId}/${kind}`
+
+/** Opens every configured channel in the daemon's scope. Slack is not available in this build. */
+const openChannels = (config: ServerConfig) =>
+  Effect.gen(function* () {
+    const channels = new Map<ChannelKey, ChannelShape>()
+    for (const [repoId, repo] of Object.entries(config.repos)) {
+      if (repo.email !== undefined) {
+        const context = yield* Layer.build(EmailChannelLive({ repoId, config: repo.email }))
+        channels.set(keyOf(repoId, "email"), Context.get(context, Channel))
+      }
+      if (repo.slack !== undefined) {
+        yield* Effect.logWarning(
+          `${repoId}: the Slack channel is not available in this version; its messages are not read`,
+        )
+      }
+    }
+    return channels
+  })
+
 /**
- * The gateway daemon as a layer: open the store (running migrations), announce, and hold the
- * resources until the program is interrupted (SIGINT/SIGTERM through runMain), when every
- * release runs in reverse order.
+ * Tells the senders of tasks a crash cut off (found unfinished at start) that their task did
+ * not finish: the gateway cannot run them again (their messages were settled), so the person
+ * decides.
+ */
+const recoverInterrupted = (channels: ReadonlyMap<ChannelKey, ChannelShape>) =>
+  Effect.gen(function* () {
+    const store = yield* ConversationStore
+    const cutOff = yield* store.markRunningTasksInterrupted
+    if (cutOff.length === 0) return
+    yield* Effect.logWarning(`${cutOff.length} task(s) were cut off by the last stop; telling their senders`)
+    for (const task of cutOff) {
+      const conversation = yield* store.getConversation(task.conversationId)
+      const channel = channels.get(keyOf(conversation.repoId, conversation.channel))
+      if (channel === undefined) continue
+      const keys = conversation.threadKeys
+      yield* channel
+        .replyError(
+          {
+            conversationId: conversation.id,
+            recipient: task.sender,
+            subject: task.title,
+            inReplyTo: Option.fromNullable(keys[keys.length - 1]),
+            references: keys,
+          },
+          "The gateway stopped unexpectedly while your task was running, so it did not finish. Work already done is kept in the workspace; reply to this message to continue.",
+        )
+        .pipe(
+          Effect.catchAll((e) =>
+            Effect.logWarning(`could not tell ${task.sender} about task ${task.id}: ${e.message}`),
+          ),
+        )
+    }
+  })
+
+/** The dashboard link of a new conversation's acknowledgement, when the dashboard has a public URL. */
+const noticeFor =
+  (config: ServerConfig) =>
+  (conversation: { readonly id: string }): StartedNotice => ({
+    dashboardUrl: Option.map(
+      Option.fromNullable(config.dashboard.base_url),
+      (base) => `${base.replace(/\/+$/, "")}/conversations/${conversation.id}`,
+    ),
+  })
+
+/**
+ * The gateway: recover from the last stop, open the channels, and feed every authenticated
+ * message to the supervisor. On SIGINT/SIGTERM (runMain interrupts the program) the scope
+ * closes in reverse: the inbound loops stop first, running tasks get `shutdown_timeout` to
+ * finish and are interrupted after it, then the channels and the store close.
+ */
+const gateway = (installation: Installation, config: Ref.Ref<ServerConfig>) =>
+  Effect.gen(function* () {
+    const store = yield* ConversationStore
+    const supervisor = yield* TaskSupervisor
+    yield* store.healthCheck
+    const start = yield* Ref.get(config)
+    yield* announce(installation)
+    yield* logSandboxWarnings(start)
+
+    const swept = yield* sweepOrphans()
+    if (swept.containers.length + swept.networks.length > 0) {
+      yield* Effect.logWarning(
+        `removed ${swept.containers.length} container(s) and ${swept.networks.length} network(s) left over from the last stop`,
+      )
+    }
+    for (const failure of swept.failures) {
+      yield* Effect.logWarning(
+        `could not remove the leftover ${failure.kind} ${failure.id}: ${failure.error.message}`,
+      )
+    }
+    yield* proveIsolation(start)
+
+    const channels = yield* openChannels(start)
+    yield* recoverInterrupted(channels)
+    const grace = Duration.seconds(start.execution.shutdown_timeout)
+    yield* Effect.addFinalizer(() => supervisor.drain(grace))
+
+    for (const [key, channel] of channels) {
+      yield* channel.inbound.pipe(
+        Stream.runForEach((message) =>
+          Effect.gen(function* () {
+            const current = yield* Ref.get(config)
+            const repo = current.repos[message.repoId]
+            if (repo === undefined) return
+            yield* acceptMessage(message, { repo, channel, notice: noticeFor(current) })
+          }).pipe(
+            // One message's failure must not stop the channel: it stays unsettled and comes back.
+            Effect.catchAll((e) =>
+              Effect.logError(`could not take in ${message.channelMessageId}: ${e.message}`),
+            ),
+          ),
+        ),
+        Effect.catchAll((e) => Effect.logError(`${key}: the channel stopped: ${e.message}`)),
+        Effect.forkScoped,
+      )
+    }
+    yield* watchConfig(installation, config).pipe(Effect.forkScoped)
+    yield* Effect.addFinalizer(() => Effect.logInfo("airut stopping: no new messages are taken"))
+  })
+
+/**
+ * The gateway daemon as a layer: everything it runs on, the gateway itself, and a last log line
+ * when every resource has been released.
  */
 export const DaemonLive = (installation: Installation) =>
-  Layer.scopedDiscard(
+  Layer.unwrapEffect(
     Effect.gen(function* () {
-      const store = yield* ConversationStore
-      yield* store.healthCheck
-      yield* announce(installation)
-      yield* logSandboxWarnings(installation.loaded.config)
-      yield* proveIsolation(installation)
-      yield* Effect.addFinalizer(() => Effect.logInfo("airut stopped"))
+      const config = yield* Ref.make(installation.loaded.config)
+      return Layer.scopedDiscard(
+        Effect.zipRight(
+          Effect.addFinalizer(() => Effect.logInfo("airut stopped")),
+          gateway(installation, config),
+        ),
+      ).pipe(Layer.provide(gatewayLayer(installation, config)))
     }),
-  ).pipe(Layer.provide(SqliteStoreLive({ filename: storeFile(installation.paths) })))
+  )

@@ -121,6 +121,10 @@ const ServerNetwork = Schema.Struct({
     mapping(HostName, "host", AddressAndPort),
     "Send the proxy's upstream connections for a host to another address (e.g. `api.anthropic.com: 10.89.0.1:8443`). For tests against local fakes; TLS still checks the host name.",
   ),
+  upstream_ca_file: optional(
+    matching(/^\/\S*$/, "an absolute path"),
+    "PEM file of extra CA certificates the proxy trusts for upstream TLS, besides the system's (an internal gateway with a private CA, a test double).",
+  ),
 })
 
 // --- container engine ---

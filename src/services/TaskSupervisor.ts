@@ -1,9 +1,10 @@
-import { Context, Data, type Effect, type Stream } from "effect"
+import { Context, Data, type Duration, type Effect, type Stream } from "effect"
 import type { ChannelKind } from "../schema/ChannelKind.js"
 import type { ConversationId } from "../schema/ConversationId.js"
 import type { InboundMessage } from "../schema/InboundMessage.js"
 import type { Task } from "../schema/Task.js"
 import type { TaskId } from "../schema/TaskId.js"
+import type { ChannelShape } from "./Channel.js"
 import type { StoreError, TaskAlreadyCompleted, TaskNotFound } from "./ConversationStore.js"
 
 /** The supervisor no longer takes work: the daemon is shutting down. */
@@ -24,6 +25,8 @@ export interface Submission {
   readonly taskId: TaskId
   /** True when the conversation was created for this message. */
   readonly isNew: boolean
+  /** The channel the message came from, where its answer goes. */
+  readonly channel: ChannelShape
 }
 
 /** A task's state as it changes, with the repository and channel it belongs to. */
@@ -47,6 +50,11 @@ export interface TaskSupervisorShape {
   readonly changes: Stream.Stream<TaskChange>
   /** Tasks queued or running in this process now. */
   readonly active: Effect.Effect<ReadonlyArray<TaskId>>
+  /**
+   * Shutdown: takes no more work, lets running tasks finish for up to `grace`, then interrupts
+   * the rest; every task still unfinished is completed `interrupted` and its sender told.
+   */
+  readonly drain: (grace: Duration.Duration) => Effect.Effect<void>
 }
 
 export class TaskSupervisor extends Context.Tag("airut/TaskSupervisor")<
