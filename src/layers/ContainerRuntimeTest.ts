@@ -277,7 +277,21 @@ export const makeContainerRuntimeTest = (options: ContainerRuntimeTestOptions = 
       }),
       buildImage,
       inspectImage: (tag) => Effect.map(Ref.get(state), (s) => Option.fromNullable(s.images.get(tag))),
-      removeImage: (tag) => Ref.update(state, (s) => ({ ...s, images: withoutEntry(s.images, tag) })),
+      removeImage: (tag) =>
+        Effect.gen(function* () {
+          const s = yield* Ref.get(state)
+          // As an engine does: an image a container (running or not) was made from stays.
+          if ([...s.containers.values()].some((c) => c.spec.image === tag)) {
+            return yield* new ContainerError({ operation: "removeImage", reason: "Conflict", detail: "in use" })
+          }
+          yield* Ref.set(state, { ...s, images: withoutEntry(s.images, tag) })
+        }),
+      listImages: (key) =>
+        Effect.map(Ref.get(state), (s) => [
+          ...new Map(
+            [...s.images.values()].filter((image) => key in image.labels).map((image) => [image.id, image]),
+          ).values(),
+        ]),
       createContainer,
       attachContainer,
       startContainer,

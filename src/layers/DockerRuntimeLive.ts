@@ -12,6 +12,7 @@ import {
   ContainerListJson,
   CreatedJson,
   ImageJson,
+  ImageListJson,
   LibpodNetworkJson,
   StatsJson,
   VersionJson,
@@ -210,6 +211,27 @@ export const makeDockerRuntime = (options: DockerRuntimeOptions) =>
           ok: [200],
         })
         .pipe(recover(undefined, "NotFound"))
+    })
+
+    const listImages = Effect.fn("ContainerRuntime.listImages")(function* (key: string) {
+      const list = yield* call(
+        {
+          operation: "listImages",
+          method: "GET",
+          path: "/images/json",
+          query: { filters: { label: [key] } },
+          ok: [200],
+        },
+        ImageListJson,
+      )
+      return list.map(
+        (image): ImageInfo => ({
+          id: image.Id,
+          tags: image.RepoTags.filter((tag) => tag !== "<none>:<none>"),
+          createdAt: image.Created * 1000,
+          labels: image.Labels,
+        }),
+      )
     })
 
     const buildImage = Effect.fn("ContainerRuntime.buildImage")(function* (request: BuildRequest) {
@@ -608,6 +630,7 @@ export const makeDockerRuntime = (options: DockerRuntimeOptions) =>
       buildImage,
       inspectImage,
       removeImage,
+      listImages,
       createContainer,
       attachContainer,
       startContainer,

@@ -116,6 +116,29 @@ const recoverInterrupted = (channels: ReadonlyMap<ChannelKey, ChannelShape>) =>
     }
   })
 
+/**
+ * Removes what a crash left on the engine (containers and networks carry our label). An
+ * unreachable engine does not stop the daemon: the dashboard must still come up and say so, and
+ * tasks fail closed on their own when they cannot start their sandbox.
+ */
+const sweepLeftovers = Effect.gen(function* () {
+  const swept = yield* sweepOrphans()
+  if (swept.containers.length + swept.networks.length > 0) {
+    yield* Effect.logWarning(
+      `removed ${swept.containers.length} container(s) and ${swept.networks.length} network(s) left over from the last stop`,
+    )
+  }
+  for (const failure of swept.failures) {
+    yield* Effect.logWarning(
+      `could not remove the leftover ${failure.kind} ${failure.id}: ${failure.error.message}`,
+    )
+  }
+}).pipe(
+  Effect.catchAll((e) =>
+    Effect.logError(`the container engine is not reachable, tasks cannot run: ${e.message}`),
+  ),
+)
+
 /** The dashboard link of a new conversation's acknowledgement, when the dashboard has a public URL. */
 const noticeFor =
   (config: ServerConfig) =>
@@ -141,17 +164,7 @@ const gateway = (installation: Installation, config: Ref.Ref<ServerConfig>) =>
     yield* announce(installation)
     yield* logSandboxWarnings(start)
 
-    const swept = yield* sweepOrphans()
-    if (swept.containers.length + swept.networks.length > 0) {
-      yield* Effect.logWarning(
-        `removed ${swept.containers.length} container(s) and ${swept.networks.length} network(s) left over from the last stop`,
-      )
-    }
-    for (const failure of swept.failures) {
-      yield* Effect.logWarning(
-        `could not remove the leftover ${failure.kind} ${failure.id}: ${failure.error.message}`,
-      )
-    }
+    if (Object.keys(start.repos).length > 0) yield* sweepLeftovers
     yield* proveIsolation(start)
 
     const channels = yield* openChannels(start)

@@ -41,6 +41,16 @@ export const ImageJson = Schema.Struct({
   }),
 })
 
+/** `GET /images/json`: `Created` in epoch seconds here; untagged images list `<none>:<none>`. */
+export const ImageListJson = Schema.Array(
+  Schema.Struct({
+    Id: Schema.String,
+    RepoTags: Strings,
+    Created: Schema.Number,
+    Labels,
+  }),
+)
+
 /** One line of `POST /build` output. */
 export const BuildMessage = Schema.Struct({
   stream: Schema.optional(Schema.String),

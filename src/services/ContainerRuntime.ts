@@ -151,6 +151,11 @@ export interface ContainerRuntimeShape {
   readonly buildImage: (request: BuildRequest) => Effect.Effect<ImageInfo, ImageBuildFailed | EngineError>
   readonly inspectImage: (tag: string) => Effect.Effect<Option.Option<ImageInfo>, EngineError>
   readonly removeImage: (tag: string) => Effect.Effect<void, EngineError>
+  /**
+   * The images carrying the label `key`, whatever its value; untagged ones (left by a rebuild)
+   * included, with no tags. Removing an image a container uses fails with `Conflict`.
+   */
+  readonly listImages: (key: string) => Effect.Effect<ReadonlyArray<ImageInfo>, EngineError>
 
   readonly createContainer: (
     spec: ContainerSpec,
