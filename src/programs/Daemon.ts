@@ -1,15 +1,19 @@
-import { Context, Duration, Effect, Layer, Option, Ref, Stream } from "effect"
+import { Context, Duration, Effect, Layer, Option, Ref, Schedule, Stream } from "effect"
 import { EmailChannelLive } from "../layers/EmailChannelLive.js"
 import type { ChannelKind } from "../schema/ChannelKind.js"
 import type { ServerConfig } from "../schema/ServerConfig.js"
 import { Channel, type ChannelShape, type StartedNotice } from "../services/Channel.js"
 import { sweepOrphans } from "../services/ContainerScope.js"
 import { ConversationStore } from "../services/ConversationStore.js"
+import { GatewayChannels } from "../services/GatewayChannels.js"
 import { NetworkIsolation } from "../services/NetworkIsolation.js"
 import { TaskSupervisor } from "../services/TaskSupervisor.js"
 import type { Installation } from "./cli/installation.js"
 import { storeFile } from "./cli/installation.js"
+import { DashboardLive } from "./dashboard/Dashboard.js"
 import { acceptMessage } from "./gateway/acceptMessage.js"
+import { channelStatuses } from "./gateway/channelStatuses.js"
+import { collectGarbage } from "./gateway/collectGarbage.js"
 import { watchConfig } from "./gateway/watchConfig.js"
 import { gatewayLayer } from "./gatewayLayer.js"
 import { logSandboxWarnings } from "./sandboxWarnings.js"
@@ -150,6 +154,24 @@ const noticeFor =
   })
 
 /**
+ * Hourly: conversations idle past `conversation_max_age_days` go with their directories. A
+ * conversation that just started is never old, so the store's own exclusion of conversations
+ * with unfinished tasks covers everything the supervisor holds.
+ */
+const housekeeping = (installation: Installation, config: Ref.Ref<ServerConfig>) =>
+  Effect.gen(function* () {
+    const current = yield* Ref.get(config)
+    yield* collectGarbage({
+      conversationsDir: `${installation.paths.stateDir}/conversations`,
+      maxAgeDays: current.execution.conversation_max_age_days,
+      isActive: () => Effect.succeed(false),
+    })
+  }).pipe(
+    Effect.catchAll((e) => Effect.logError(`housekeeping failed: ${e.message}`)),
+    Effect.repeat(Schedule.spaced(Duration.hours(1))),
+  )
+
+/**
  * The gateway: recover from the last stop, open the channels, and feed every authenticated
  * message to the supervisor. On SIGINT/SIGTERM (runMain interrupts the program) the scope
  * closes in reverse: the inbound loops stop first, running tasks get `shutdown_timeout` to
@@ -169,6 +191,11 @@ const gateway = (installation: Installation, config: Ref.Ref<ServerConfig>) =>
 
     const channels = yield* openChannels(start)
     yield* recoverInterrupted(channels)
+    yield* Layer.build(
+      DashboardLive({ dashboard: start.dashboard, execution: start.execution }).pipe(
+        Layer.provide(Layer.succeed(GatewayChannels, channelStatuses([...channels.values()]))),
+      ),
+    )
     const grace = Duration.seconds(start.execution.shutdown_timeout)
     yield* Effect.addFinalizer(() => supervisor.drain(grace))
 
@@ -192,6 +219,7 @@ const gateway = (installation: Installation, config: Ref.Ref<ServerConfig>) =>
       )
     }
     yield* watchConfig(installation, config).pipe(Effect.forkScoped)
+    yield* housekeeping(installation, config).pipe(Effect.forkScoped)
     yield* Effect.addFinalizer(() => Effect.logInfo("airut stopping: no new messages are taken"))
   })
 
