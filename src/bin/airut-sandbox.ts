@@ -1,11 +1,16 @@
 import { NodeRuntime } from "@effect/platform-node"
-import { Console, Data, Effect } from "effect"
+import { Effect } from "effect"
+import { exitCodeOf } from "../programs/sandboxCli/exitCodes.js"
+import { reportDefect, reportFailure, SandboxCliLive, sandboxCli } from "../programs/sandboxCli/SandboxCli.js"
 
-// The package already declares this bin; until its CLI exists, say so plainly and exit non-zero
-// rather than crash on a missing module.
-class NotAvailable extends Data.TaggedError("NotAvailable") {}
-
-Console.error(
-  "airut-sandbox: the CI command line is not available in this version yet. The same sandbox is " +
-    "usable as a library today: see the README's Library section and examples/.",
-).pipe(Effect.zipRight(Effect.fail(new NotAvailable())), NodeRuntime.runMain({ disableErrorReporting: true }))
+sandboxCli(process.argv).pipe(
+  Effect.tapError(reportFailure),
+  Effect.tapDefect(reportDefect),
+  Effect.provide(SandboxCliLive),
+  // The exit code is the command's own, or the sandbox's (exitCodes.ts), never runMain's 0 or 1.
+  NodeRuntime.runMain({
+    disableErrorReporting: true,
+    disablePrettyLogger: true,
+    teardown: (exit, onExit) => onExit(exitCodeOf(exit)),
+  }),
+)

@@ -58,6 +58,8 @@ interface FakeState {
   readonly networks: ReadonlyMap<string, NetworkInfo>
   readonly builds: ReadonlyArray<BuildRequest>
   readonly created: ReadonlyArray<ContainerSpec>
+  /** What `saveImage` wrote, by file: the archive lives in memory, not on disk. */
+  readonly archives: ReadonlyMap<string, ReadonlyArray<ImageInfo>>
 }
 
 /** What the fake engine saw, for assertions. */
@@ -91,6 +93,7 @@ export const makeContainerRuntimeTest = (options: ContainerRuntimeTestOptions = 
       networks: new Map(),
       builds: [],
       created: [],
+      archives: new Map(),
     })
     const nextId = (prefix: string) =>
       Ref.modify(state, (s): readonly [string, FakeState] => [
@@ -174,9 +177,15 @@ export const makeContainerRuntimeTest = (options: ContainerRuntimeTestOptions = 
         const c = yield* container("attachContainer", id)
         // Output ends when the container does, as with a real attach.
         const untilExit = Stream.fromEffect(Deferred.await(c.exit)).pipe(Stream.drain)
+        const lines = (script: ReadonlyArray<string> | undefined) =>
+          Stream.fromIterable(script ?? []).pipe(Stream.concat(untilExit))
+        const bytes = (script: ReadonlyArray<string> | undefined) =>
+          lines(script).pipe(Stream.map((line) => new TextEncoder().encode(`${line}\n`)))
         const io: ContainerIo = {
-          stdout: Stream.fromIterable(c.script.stdout ?? []).pipe(Stream.concat(untilExit)),
-          stderr: Stream.fromIterable(c.script.stderr ?? []).pipe(Stream.concat(untilExit)),
+          stdout: lines(c.script.stdout),
+          stderr: lines(c.script.stderr),
+          stdoutBytes: bytes(c.script.stdout),
+          stderrBytes: bytes(c.script.stderr),
           writeStdin: (data) =>
             container("writeStdin", id).pipe(
               Effect.flatMap((cur) =>
@@ -282,7 +291,11 @@ export const makeContainerRuntimeTest = (options: ContainerRuntimeTestOptions = 
           const s = yield* Ref.get(state)
           // As an engine does: an image a container (running or not) was made from stays.
           if ([...s.containers.values()].some((c) => c.spec.image === tag)) {
-            return yield* new ContainerError({ operation: "removeImage", reason: "Conflict", detail: "in use" })
+            return yield* new ContainerError({
+              operation: "removeImage",
+              reason: "Conflict",
+              detail: "in use",
+            })
           }
           yield* Ref.set(state, { ...s, images: withoutEntry(s.images, tag) })
         }),
@@ -292,6 +305,25 @@ export const makeContainerRuntimeTest = (options: ContainerRuntimeTestOptions = 
             [...s.images.values()].filter((image) => key in image.labels).map((image) => [image.id, image]),
           ).values(),
         ]),
+      saveImage: (tags, file) =>
+        Effect.gen(function* () {
+          const s = yield* Ref.get(state)
+          const missing = tags.find((tag) => !s.images.has(tag))
+          if (missing !== undefined) return yield* notFound("saveImage", `image ${missing}`)
+          const saved = tags.flatMap((tag) => Option.toArray(Option.fromNullable(s.images.get(tag))))
+          yield* Ref.set(state, { ...s, archives: withEntry(s.archives, file, saved) })
+        }),
+      loadImage: (file) =>
+        Effect.gen(function* () {
+          const s = yield* Ref.get(state)
+          const saved = s.archives.get(file)
+          if (saved === undefined) return yield* notFound("loadImage", `archive ${file}`)
+          const images = saved.reduce(
+            (all, image) => image.tags.reduce((acc, tag) => withEntry(acc, tag, image), all),
+            s.images,
+          )
+          yield* Ref.set(state, { ...s, images })
+        }),
       createContainer,
       attachContainer,
       startContainer,

@@ -1,4 +1,6 @@
+import { createWriteStream } from "node:fs"
 import { Agent } from "node:http"
+import { pipeline } from "node:stream/promises"
 import { NodeStream } from "@effect/platform-node"
 import Docker from "dockerode"
 import { Effect, Exit, Layer, Option, Queue, Ref, Schema, Stream, Take } from "effect"
@@ -213,6 +215,47 @@ export const makeDockerRuntime = (options: DockerRuntimeOptions) =>
         .pipe(recover(undefined, "NotFound"))
     })
 
+    const saveImage = Effect.fn("ContainerRuntime.saveImage")(function* (
+      tags: ReadonlyArray<string>,
+      file: string,
+    ) {
+      const operation = "saveImage"
+      const archive = yield* engine.stream({
+        operation,
+        method: "GET",
+        path: "/images/get",
+        query: { names: [...tags] },
+        ok: [200],
+      })
+      // Streamed to the file as it comes: an image is hundreds of megabytes.
+      yield* Effect.tryPromise({
+        try: (signal) => pipeline(archive, createWriteStream(file, { mode: 0o644 }), { signal }),
+        catch: (cause) =>
+          new ContainerError({ operation, reason: "Protocol", detail: `writing ${file}: ${String(cause)}` }),
+      })
+    })
+
+    const loadImage = Effect.fn("ContainerRuntime.loadImage")(function* (file: string) {
+      const operation = "loadImage"
+      // The modem streams a file given by path as the request body.
+      const answer = yield* engine.text(
+        { operation, method: "POST", path: "/images/load", query: { quiet: true }, ok: [200] },
+        file,
+      )
+      // Docker reports a broken archive inside a 200 answer, as an `error` message.
+      const failure = answer
+        .split("\n")
+        .flatMap((line) => Option.toArray(Schema.decodeUnknownOption(BuildMessageLine)(line)))
+        .find((m) => m.error !== undefined || m.errorDetail?.message !== undefined)
+      if (failure !== undefined) {
+        return yield* new ContainerError({
+          operation,
+          reason: "Rejected",
+          detail: failure.error ?? failure.errorDetail?.message ?? "the engine refused the archive",
+        })
+      }
+    })
+
     const listImages = Effect.fn("ContainerRuntime.listImages")(function* (key: string) {
       const list = yield* call(
         {
@@ -367,8 +410,10 @@ export const makeDockerRuntime = (options: DockerRuntimeOptions) =>
           }),
           Effect.forkScoped,
         )
+        const bytes = (queue: Queue.Queue<Take.Take<Uint8Array, ContainerError>>) =>
+          Stream.fromQueue(queue).pipe(Stream.flattenTake)
         const lines = (queue: Queue.Queue<Take.Take<Uint8Array, ContainerError>>) =>
-          Stream.fromQueue(queue).pipe(Stream.flattenTake, Stream.decodeText(), Stream.splitLines)
+          bytes(queue).pipe(Stream.decodeText(), Stream.splitLines)
         const writeStdin = (data: string | Uint8Array) =>
           Effect.async<void, ContainerError>((resume) => {
             socket.write(data, (err) =>
@@ -382,6 +427,8 @@ export const makeDockerRuntime = (options: DockerRuntimeOptions) =>
         const io: ContainerIo = {
           stdout: lines(stdoutQueue),
           stderr: lines(stderrQueue),
+          stdoutBytes: bytes(stdoutQueue),
+          stderrBytes: bytes(stderrQueue),
           writeStdin,
           closeStdin,
         }
@@ -631,6 +678,8 @@ export const makeDockerRuntime = (options: DockerRuntimeOptions) =>
       inspectImage,
       removeImage,
       listImages,
+      saveImage,
+      loadImage,
       createContainer,
       attachContainer,
       startContainer,

@@ -252,6 +252,8 @@ export const makeSandbox = (options: SandboxOptions = {}) =>
             const started: CommandRun = {
               stdout: container.stdout,
               stderr: container.stderr,
+              stdoutBytes: container.stdoutBytes,
+              stderrBytes: container.stderrBytes,
               exit: Fiber.join(exit),
             }
             return started

@@ -31,6 +31,8 @@ export interface SandboxLayerOptions {
   readonly baseImage?: string
   /** The bundled proxy program (default `proxy.js` beside the bundle, or AIRUT_PROXY_BUNDLE). */
   readonly proxyBundle?: string
+  /** The network the proxy sidecars reach the outside through (default `<name prefix>-egress`). */
+  readonly egressNetwork?: string
   /** DNS servers the proxy resolves allowed hosts with (default: the engine's). */
   readonly upstreamDns?: ReadonlyArray<string>
   /** How long a stopped command or agent may take to exit after SIGTERM (default 5 s). */
@@ -40,7 +42,8 @@ export interface SandboxLayerOptions {
 /**
  * The Sandbox service on a live engine, with everything under it: the runtime, the image cache,
  * the isolation probe, the proxy sidecars, the CA and the Claude Code executor. Task records
- * (agent events, network rows) live in memory and go with each task.
+ * (agent events, network rows) live in memory and go with each task. The runtime and the sidecar
+ * images are given out too, for programs that move images (`airut-sandbox image save`).
  */
 export const SandboxLayer = (options: SandboxLayerOptions) =>
   Layer.unwrapEffect(
@@ -67,6 +70,7 @@ export const SandboxLayer = (options: SandboxLayerOptions) =>
         const proxy = ProxySidecarLive({
           namePrefix,
           ...(options.upstreamDns === undefined ? {} : { upstreamDns: options.upstreamDns }),
+          ...(options.egressNetwork === undefined ? {} : { egressNetwork: options.egressNetwork }),
         }).pipe(Layer.provide(ca))
         return SandboxLive(grace).pipe(
           Layer.provide(
@@ -80,10 +84,10 @@ export const SandboxLayer = (options: SandboxLayerOptions) =>
             ),
           ),
           Layer.provide(isolation),
-          Layer.provide(sidecarImages),
+          Layer.provideMerge(sidecarImages),
           Layer.provide(Layer.mergeAll(ConversationStoreMemory, SecretRedactorLive)),
           Layer.provide(paths),
-          Layer.provide(DockerRuntimeLive({ socketPath: options.socketPath })),
+          Layer.provideMerge(DockerRuntimeLive({ socketPath: options.socketPath })),
           Layer.provide(NodeContext.layer),
         )
       },

@@ -132,6 +132,12 @@ export interface NetworkInfo {
 export interface ContainerIo {
   readonly stdout: Stream.Stream<string, ContainerError>
   readonly stderr: Stream.Stream<string, ContainerError>
+  /**
+   * The same output as the bytes the process wrote, unsplit and undecoded (a CLI passing output
+   * through). Each shares its buffer with the line stream of the same fd: read one of the two.
+   */
+  readonly stdoutBytes: Stream.Stream<Uint8Array, ContainerError>
+  readonly stderrBytes: Stream.Stream<Uint8Array, ContainerError>
   /** Writes to the container's stdin; only when attached with `stdin: true`. */
   readonly writeStdin: (data: string | Uint8Array) => Effect.Effect<void, ContainerError>
   /** Closes stdin: the process reads end-of-file. */
@@ -156,6 +162,10 @@ export interface ContainerRuntimeShape {
    * included, with no tags. Removing an image a container uses fails with `Conflict`.
    */
   readonly listImages: (key: string) => Effect.Effect<ReadonlyArray<ImageInfo>, EngineError>
+  /** Writes the images, tags included, to a tar archive at `file` (`docker save`), for CI caches. */
+  readonly saveImage: (tags: ReadonlyArray<string>, file: string) => Effect.Effect<void, EngineError>
+  /** Loads the images of an archive `saveImage` wrote; their tags come back with them. */
+  readonly loadImage: (file: string) => Effect.Effect<void, EngineError>
 
   readonly createContainer: (
     spec: ContainerSpec,

@@ -27,6 +27,9 @@ export interface RunningContainer {
   readonly id: ContainerId
   readonly stdout: Stream.Stream<string, ContainerError>
   readonly stderr: Stream.Stream<string, ContainerError>
+  /** The same output as raw bytes; read either these or the lines of a stream, not both. */
+  readonly stdoutBytes: Stream.Stream<Uint8Array, ContainerError>
+  readonly stderrBytes: Stream.Stream<Uint8Array, ContainerError>
   /** Waits for the container to stop; the container itself is removed when the scope closes. */
   readonly wait: Effect.Effect<ContainerExit, EngineError>
 }
@@ -108,6 +111,8 @@ export const runContainer = (
       id,
       stdout: io.stdout,
       stderr: io.stderr,
+      stdoutBytes: io.stdoutBytes,
+      stderrBytes: io.stderrBytes,
       wait: runtime.waitContainer(id),
     }
     return running

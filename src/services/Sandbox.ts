@@ -140,11 +140,17 @@ export class CommandFailed extends Data.TaggedError("CommandFailed")<{
   }
 }
 
-/** A started command: its output lines as they come, and its end. */
+/** A started command: its output (as lines or as bytes) as it comes, and its end. */
 export interface CommandRun {
   /** Output lines without their line ends; each stream has one consumer and buffers until read. */
   readonly stdout: Stream.Stream<string, ContainerError>
   readonly stderr: Stream.Stream<string, ContainerError>
+  /**
+   * The same output as the bytes the command wrote, unchanged (for passing it through). Each
+   * shares its buffer with the line stream of the same fd: read one of the two, not both.
+   */
+  readonly stdoutBytes: Stream.Stream<Uint8Array, ContainerError>
+  readonly stderrBytes: Stream.Stream<Uint8Array, ContainerError>
   /** Waits for the exit code. A non-zero exit is a value, not a failure. */
   readonly exit: Effect.Effect<CommandExit, CommandTimeout | CommandFailed>
 }

@@ -62,7 +62,7 @@ export const makeEngineCall = (modem: Docker["modem"], socketPath: string) => {
 
   const dial = (
     request: EngineRequest,
-    extra: { readonly isStream?: boolean; readonly hijack?: boolean; readonly file?: Buffer },
+    extra: { readonly isStream?: boolean; readonly hijack?: boolean; readonly file?: Buffer | string },
   ) =>
     Effect.tryPromise({
       try: (signal) =>
@@ -97,15 +97,18 @@ export const makeEngineCall = (modem: Docker["modem"], socketPath: string) => {
       Effect.timeoutFail({ duration: callTimeout, onTimeout: timeoutError(request.operation) }),
     )
 
-  /** A call whose answer is streamed (build output); `file` is the request body. */
-  const stream = (request: EngineRequest, file?: Buffer): Effect.Effect<Readable, EngineError> =>
+  /**
+   * A call whose answer is streamed (build output); `file` is the request body, bytes or the
+   * path of a file the modem streams.
+   */
+  const stream = (request: EngineRequest, file?: Buffer | string): Effect.Effect<Readable, EngineError> =>
     dial(request, { isStream: true, ...(file === undefined ? {} : { file }) }).pipe(
       Effect.flatMap((result) => narrowStream(request.operation, result)),
     )
 
-  /** A call whose answer is read whole as text, with no time bound (waits). */
-  const text = (request: EngineRequest): Effect.Effect<string, EngineError> =>
-    stream(request).pipe(
+  /** A call whose answer is read whole as text, with no time bound (waits, image loads). */
+  const text = (request: EngineRequest, file?: Buffer | string): Effect.Effect<string, EngineError> =>
+    stream(request, file).pipe(
       Effect.flatMap((body) =>
         Effect.tryPromise({
           try: () => consumers.text(body),
