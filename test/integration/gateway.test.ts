@@ -1,6 +1,6 @@
 import * as path from "node:path"
 import { assert, layer } from "@effect/vitest"
-import { Effect, Option } from "effect"
+import { Effect, Option, Schedule } from "effect"
 import { GatewayTestLayer, makeGatewayEnv } from "./support/gatewayEnv.js"
 
 /**
@@ -25,6 +25,16 @@ layer(GatewayTestLayer, { excludeTestServices: true, timeout: "900 seconds" })(
           const daemon = yield* env.startDaemon
           yield* daemon.waitForLine((l) => l.includes("repositories: app"))
           yield* daemon.waitForLine((l) => l.includes("airut started: config"))
+          // The mailbox is open: the daemon logged in to Dovecot over TLS with the test CA.
+          yield* env.dovecot
+            .loginsOf("airut")
+            .pipe(
+              Effect.repeat({ schedule: Schedule.spaced("200 millis"), until: (n) => n > 0 }),
+              Effect.timeoutFail({
+                duration: "30 seconds",
+                onTimeout: () => new Error("the daemon never logged in to IMAP"),
+              }),
+            )
 
           const exit = yield* daemon.stop("SIGTERM", `${shutdownTimeout} seconds`)
           assert.deepStrictEqual(exit.code, Option.some(0), exit.output.join("\n"))
@@ -35,6 +45,10 @@ layer(GatewayTestLayer, { excludeTestServices: true, timeout: "900 seconds" })(
           // No mail came in, so none went out; the real key never reached a log line.
           assert.deepStrictEqual(yield* env.sent, [])
           assert.isFalse(exit.output.some((l) => l.includes(env.realKey)))
+          assert.isFalse(
+            exit.output.some((l) => l.includes("email channel:")),
+            exit.output.join("\n"),
+          )
         }),
     )
   },
