@@ -26,15 +26,13 @@ layer(GatewayTestLayer, { excludeTestServices: true, timeout: "900 seconds" })(
           yield* daemon.waitForLine((l) => l.includes("repositories: app"))
           yield* daemon.waitForLine((l) => l.includes("airut started: config"))
           // The mailbox is open: the daemon logged in to Dovecot over TLS with the test CA.
-          yield* env.dovecot
-            .loginsOf("airut")
-            .pipe(
-              Effect.repeat({ schedule: Schedule.spaced("200 millis"), until: (n) => n > 0 }),
-              Effect.timeoutFail({
-                duration: "30 seconds",
-                onTimeout: () => new Error("the daemon never logged in to IMAP"),
-              }),
-            )
+          yield* env.dovecot.loginsOf("airut").pipe(
+            Effect.repeat({ schedule: Schedule.spaced("200 millis"), until: (n) => n > 0 }),
+            Effect.timeoutFail({
+              duration: "30 seconds",
+              onTimeout: () => new Error("the daemon never logged in to IMAP"),
+            }),
+          )
 
           const exit = yield* daemon.stop("SIGTERM", `${shutdownTimeout} seconds`)
           assert.deepStrictEqual(exit.code, Option.some(0), exit.output.join("\n"))
