@@ -70,7 +70,7 @@ describe("dashboard pages", () => {
       assert.notInclude(csp, "unsafe-inline")
       assert.include(csp, "frame-ancestors 'none'")
       assert.strictEqual(response.headers["x-content-type-options"], "nosniff")
-      assert.strictEqual(response.headers["referrer-policy"], "no-referrer")
+      assert.strictEqual(response.headers["referrer-policy"], "same-origin")
       // The page's one script is ours, from a route.
       const script = yield* get("/static/dashboard.js")
       assert.strictEqual(script.status, 200)
@@ -108,6 +108,7 @@ describe("dashboard pages", () => {
         (yield* postStop(task.id, { "x-csrf-token": csrf, origin: "https://evil.example" })).status,
         403,
       )
+      assert.strictEqual((yield* postStop(task.id, { "x-csrf-token": csrf, origin: "null" })).status, 403)
       assert.isTrue(yield* driver.isRunning(task.id))
       assert.strictEqual((yield* store.getTask(task.id)).state, "executing")
 

@@ -24,7 +24,9 @@ const securityHeaders = {
   "content-security-policy": contentSecurityPolicy,
   "x-content-type-options": "nosniff",
   "x-frame-options": "DENY",
-  "referrer-policy": "no-referrer",
+  // Not no-referrer: under it a browser's form post says `Origin: null`, and the Stop button's
+  // origin check would refuse our own page. same-origin tells other sites nothing.
+  "referrer-policy": "same-origin",
   "cross-origin-opener-policy": "same-origin",
   "cross-origin-resource-policy": "same-origin",
 }
