@@ -2,6 +2,7 @@ import { Context, Duration, Effect, Layer, Option, Ref, Schedule, Stream } from 
 import { EmailChannelLive } from "../layers/EmailChannelLive.js"
 import type { ChannelKind } from "../schema/ChannelKind.js"
 import type { ServerConfig } from "../schema/ServerConfig.js"
+import type { Task } from "../schema/Task.js"
 import { Channel, type ChannelShape, type StartedNotice } from "../services/Channel.js"
 import { sweepOrphans } from "../services/ContainerScope.js"
 import { ConversationStore } from "../services/ConversationStore.js"
@@ -90,10 +91,9 @@ const openChannels = (config: ServerConfig) =>
  * not finish: the gateway cannot run them again (their messages were settled), so the person
  * decides.
  */
-const recoverInterrupted = (channels: ReadonlyMap<ChannelKey, ChannelShape>) =>
+const tellCutOff = (cutOff: ReadonlyArray<Task>, channels: ReadonlyMap<ChannelKey, ChannelShape>) =>
   Effect.gen(function* () {
     const store = yield* ConversationStore
-    const cutOff = yield* store.markRunningTasksInterrupted
     if (cutOff.length === 0) return
     yield* Effect.logWarning(`${cutOff.length} task(s) were cut off by the last stop; telling their senders`)
     for (const task of cutOff) {
@@ -121,27 +121,36 @@ const recoverInterrupted = (channels: ReadonlyMap<ChannelKey, ChannelShape>) =>
   })
 
 /**
- * Removes what a crash left on the engine (containers and networks carry our label). An
+ * Removes what a crash left on the engine. Other installations and test suites may share the
+ * engine, so only what is provably ours goes: objects named with our prefix (proxies, task
+ * networks, probes) and agent containers of the conversations whose tasks were cut off. An
  * unreachable engine does not stop the daemon: the dashboard must still come up and say so, and
  * tasks fail closed on their own when they cannot start their sandbox.
  */
-const sweepLeftovers = Effect.gen(function* () {
-  const swept = yield* sweepOrphans()
-  if (swept.containers.length + swept.networks.length > 0) {
-    yield* Effect.logWarning(
-      `removed ${swept.containers.length} container(s) and ${swept.networks.length} network(s) left over from the last stop`,
-    )
-  }
-  for (const failure of swept.failures) {
-    yield* Effect.logWarning(
-      `could not remove the leftover ${failure.kind} ${failure.id}: ${failure.error.message}`,
-    )
-  }
-}).pipe(
-  Effect.catchAll((e) =>
-    Effect.logError(`the container engine is not reachable, tasks cannot run: ${e.message}`),
-  ),
-)
+const sweepLeftovers = (config: ServerConfig, cutOff: ReadonlyArray<Task>) =>
+  Effect.gen(function* () {
+    const prefix = `${config.container.image_prefix}-`
+    const conversations = new Set<string>(cutOff.map((task) => task.conversationId))
+    const named = (name: string) => name.replace(/^\//, "").startsWith(prefix)
+    const swept = yield* sweepOrphans(undefined, {
+      container: (c) => c.names.some(named) || conversations.has(c.labels["airut.conversation"] ?? ""),
+      network: (n) => named(n.name),
+    })
+    if (swept.containers.length + swept.networks.length > 0) {
+      yield* Effect.logWarning(
+        `removed ${swept.containers.length} container(s) and ${swept.networks.length} network(s) left over from the last stop`,
+      )
+    }
+    for (const failure of swept.failures) {
+      yield* Effect.logWarning(
+        `could not remove the leftover ${failure.kind} ${failure.id}: ${failure.error.message}`,
+      )
+    }
+  }).pipe(
+    Effect.catchAll((e) =>
+      Effect.logError(`the container engine is not reachable, tasks cannot run: ${e.message}`),
+    ),
+  )
 
 /** The dashboard link of a new conversation's acknowledgement, when the dashboard has a public URL. */
 const noticeFor =
@@ -186,11 +195,13 @@ const gateway = (installation: Installation, config: Ref.Ref<ServerConfig>) =>
     yield* announce(installation)
     yield* logSandboxWarnings(start)
 
-    if (Object.keys(start.repos).length > 0) yield* sweepLeftovers
+    // Nothing runs yet, so whatever is unfinished was cut off by a crash.
+    const cutOff = yield* store.markRunningTasksInterrupted
+    if (Object.keys(start.repos).length > 0) yield* sweepLeftovers(start, cutOff)
     yield* proveIsolation(start)
 
     const channels = yield* openChannels(start)
-    yield* recoverInterrupted(channels)
+    yield* tellCutOff(cutOff, channels)
     yield* Layer.build(
       DashboardLive({ dashboard: start.dashboard, execution: start.execution }).pipe(
         Layer.provide(Layer.succeed(GatewayChannels, channelStatuses([...channels.values()]))),

@@ -6,6 +6,7 @@ import {
   type ContainerId,
   ContainerRuntime,
   type ContainerStartFailed,
+  type ContainerSummary,
   type EngineError,
   type NetworkInfo,
 } from "./ContainerRuntime.js"
@@ -148,15 +149,28 @@ const sweepFailure =
   (error: EngineError): SweepFailure => ({ kind, id, error })
 
 /**
+ * Which of the labelled objects are this caller's own. Several installations (and test suites)
+ * may share one engine; each sweeps only what it can tell is its own.
+ */
+export interface SweepOwnership {
+  readonly container: (container: ContainerSummary) => boolean
+  readonly network: (network: NetworkInfo) => boolean
+}
+
+const everything: SweepOwnership = { container: () => true, network: () => true }
+
+/**
  * Removes every container, then every network, carrying all of `selector` (default: everything
- * we manage). Containers go first: a network with members cannot be removed.
+ * we manage) and owned by the caller (default: all). Containers go first: a network with
+ * members cannot be removed.
  */
 export const sweepOrphans = (
   selector: StringMap = managedLabels,
+  owned: SweepOwnership = everything,
 ): Effect.Effect<SweepReport, EngineError, ContainerRuntime> =>
   Effect.gen(function* () {
     const runtime = yield* ContainerRuntime
-    const containers = yield* runtime.listContainers(selector)
+    const containers = (yield* runtime.listContainers(selector)).filter(owned.container)
     const [containerFailures, removedContainers] = yield* Effect.partition(
       containers,
       (c) =>
@@ -169,7 +183,7 @@ export const sweepOrphans = (
           ),
       { concurrency: 4 },
     )
-    const networks = yield* runtime.listNetworks(selector)
+    const networks = (yield* runtime.listNetworks(selector)).filter(owned.network)
     const [networkFailures, removedNetworks] = yield* Effect.partition(
       networks,
       (n) =>
