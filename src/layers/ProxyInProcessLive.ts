@@ -54,7 +54,10 @@ export const makeProxyInProcess = Effect.gen(function* () {
       const lines = yield* Effect.acquireRelease(Queue.unbounded<NetworkLogLineJson>(), (q) =>
         Queue.shutdown(q),
       )
-      const ports = yield* serveProxy(config, (json) => Effect.asVoid(Queue.offer(lines, json))).pipe(
+      const ports = yield* serveProxy(config, (json) => {
+        // Synchronous on the proxy's hot path (see LogSink); an unbounded queue takes every line.
+        lines.unsafeOffer(json)
+      }).pipe(
         Effect.mapError(
           (e) => new ProxyFailed({ reason: e.reason === "ca" ? "ca" : "listen", detail: e.detail }),
         ),

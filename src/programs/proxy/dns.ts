@@ -11,7 +11,7 @@ import { Effect, Either, Option } from "effect"
 import type { ListenAddress } from "../../schema/ProxyConfig.js"
 import type { Run } from "./http.js"
 import { ListenFailed } from "./http.js"
-import { isoNow, type LogSink } from "./log.js"
+import { emitLine, isoNow, type LogSink } from "./log.js"
 
 const NOTIMP = 4
 const typeA = 1
@@ -132,7 +132,7 @@ export const serveDns = (at: ListenAddress, address: string, emit: LogSink, run:
       const answered = q.typeCode === typeA && q.classCode === classIn ? address : "NOTIMP"
       run(
         Effect.flatMap(isoNow, (time) =>
-          emit({ kind: "dns", time, name: q.name, type: q.type, answer: answered }),
+          emitLine(emit, { kind: "dns", time, name: q.name, type: q.type, answer: answered }),
         ),
       )
     })

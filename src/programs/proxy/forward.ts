@@ -18,6 +18,7 @@ import { isMessagesRequest, messagesBodyLimit, trimServerTools } from "./anthrop
 import { type MaskedSecrets, swapMaskedSecrets } from "./credentials.js"
 import { Blocked, ClientGone, UpstreamFailed } from "./errors.js"
 import { checkGraphql, type GraphqlOperations, graphqlBodyLimit } from "./graphql.js"
+import type { Run } from "./http.js"
 import type { LogSink } from "./log.js"
 import { type NormalizedHost, normalizeHost, parseTarget, type RequestTarget } from "./requestTarget.js"
 import { detectSigV4, needsBody, resign, type SigningEntry, type SigV4Match } from "./sigv4.js"
@@ -75,14 +76,17 @@ const headerValues = (raw: ReadonlyArray<string>, lowerName: string): Array<stri
 }
 
 const forwardHeaders = (raw: ReadonlyArray<string>, host: string): Array<string> => {
-  const named = new Set(
-    headerValues(raw, "connection").flatMap((v) => v.split(",").map((t) => t.trim().toLowerCase())),
-  )
+  const connection = headerValues(raw, "connection")
+  // Usually only `keep-alive` or `close`; the set is built only when the header names more.
+  const named =
+    connection.length === 0
+      ? undefined
+      : new Set(connection.flatMap((v) => v.split(",").map((t) => t.trim().toLowerCase())))
   const out: Array<string> = ["Host", host]
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i] ?? ""
     const lower = name.toLowerCase()
-    if (!hopByHop.has(lower) && !named.has(lower)) out.push(name, raw[i + 1] ?? "")
+    if (!hopByHop.has(lower) && (named === undefined || !named.has(lower))) out.push(name, raw[i + 1] ?? "")
   }
   return out
 }
@@ -165,50 +169,72 @@ const readBody = (req: IncomingMessage, limit: number) =>
   })
 
 /**
- * Sends the request upstream and streams the answer back, counting body bytes: one Effect.async
- * for the whole exchange, the Node plumbing in its callbacks.
+ * Sends the request upstream and streams the answer back, counting body bytes. Plain callbacks:
+ * it runs once per request on the hot path (see handleRequest); `relayed` gets the outcome once
+ * the answer is complete or broke off, `unreachable` a failure before any answer was sent.
  */
+const relay = (
+  core: ProxyCore,
+  res: ServerResponse,
+  request: UpstreamRequest,
+  relayed: (r: Relayed) => void,
+  unreachable: (detail: string) => void,
+) => {
+  let settled = false
+  let status = 502
+  let bytes = 0
+  let answer: IncomingMessage | undefined
+  const done = (error?: string) => {
+    if (settled) return
+    settled = true
+    relayed(error === undefined ? { status, bytes } : { status, bytes, error })
+  }
+  const outgoing = core.upstream.send(
+    request,
+    (upstream) => {
+      answer = upstream
+      status = upstream.statusCode ?? 502
+      res.writeHead(status, upstream.statusMessage, responseHeaders(upstream.rawHeaders))
+      upstream.on("data", (chunk: Buffer) => {
+        bytes += chunk.length
+      })
+      upstream.on("error", (error) => {
+        res.destroy()
+        done(`upstream broke off: ${error.message}`)
+      })
+      res.on("finish", () => done())
+      upstream.pipe(res)
+    },
+    (detail) => {
+      if (settled) return
+      if (res.headersSent) {
+        res.destroy()
+        done(`upstream broke off: ${detail}`)
+        return
+      }
+      settled = true
+      unreachable(detail)
+    },
+  )
+  // The agent hung up, before the answer or during it: nothing more goes either way.
+  res.on("close", () => {
+    if (res.writableFinished) return
+    outgoing.destroy()
+    answer?.destroy()
+    done("the agent closed the connection")
+  })
+  return outgoing
+}
+
+/** relay as an effect, for the inspecting path: interruption stops both sides. */
 const exchange = (core: ProxyCore, res: ServerResponse, request: UpstreamRequest) =>
   Effect.async<Relayed, UpstreamFailed>((resume) => {
-    let settled = false
-    let status = 502
-    let bytes = 0
-    const done = (error?: string) => {
-      if (settled) return
-      settled = true
-      resume(Effect.succeed(error === undefined ? { status, bytes } : { status, bytes, error }))
-    }
-    const outgoing = core.upstream.send(
+    const outgoing = relay(
+      core,
+      res,
       request,
-      (upstream) => {
-        status = upstream.statusCode ?? 502
-        res.writeHead(status, upstream.statusMessage, responseHeaders(upstream.rawHeaders))
-        upstream.on("data", (chunk: Buffer) => {
-          bytes += chunk.length
-        })
-        upstream.on("error", (error) => {
-          res.destroy()
-          done(`upstream broke off: ${error.message}`)
-        })
-        res.on("finish", () => done())
-        res.on("close", () => {
-          if (!res.writableFinished) {
-            upstream.destroy()
-            done("the agent closed the connection")
-          }
-        })
-        upstream.pipe(res)
-      },
-      (detail) => {
-        if (settled) return
-        if (res.headersSent) {
-          res.destroy()
-          done(`upstream broke off: ${detail}`)
-          return
-        }
-        settled = true
-        resume(Effect.fail(new UpstreamFailed({ detail })))
-      },
+      (r) => resume(Effect.succeed(r)),
+      (detail) => resume(Effect.fail(new UpstreamFailed({ detail }))),
     )
     return Effect.sync(() => {
       outgoing.destroy()
@@ -216,19 +242,18 @@ const exchange = (core: ProxyCore, res: ServerResponse, request: UpstreamRequest
     })
   })
 
-const respondJson = (res: ServerResponse, status: number, body: Record<string, string>) =>
-  Effect.sync(() => {
-    if (res.headersSent || res.destroyed) {
-      res.destroy()
-      return
-    }
-    const text = `${JSON.stringify(body)}\n`
-    res.writeHead(status, {
-      "content-type": "application/json",
-      "content-length": Buffer.byteLength(text),
-    })
-    res.end(text)
+const respondJson = (res: ServerResponse, status: number, body: Record<string, string>) => {
+  if (res.headersSent || res.destroyed) {
+    res.destroy()
+    return
+  }
+  const text = `${JSON.stringify(body)}\n`
+  res.writeHead(status, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(text),
   })
+  res.end(text)
+}
 
 /** The SNI name of a TLS connection (Node sets `servername` on server sockets; @types/node omits it). */
 const serverNameOf = (socket: unknown): string | undefined =>
@@ -453,61 +478,90 @@ type Outcome =
   | { readonly action: "blocked"; readonly blocked: Blocked }
   | { readonly action: "error"; readonly status?: number; readonly reason: string }
 
-/** The request handler for one listener. Never fails: every outcome is answered and logged. */
-export const handleRequest = (core: ProxyCore, req: IncomingMessage, res: ServerResponse, scheme: Scheme) =>
-  Effect.suspend(() => {
-    const started = core.now()
-    const method = req.method ?? ""
-    const path = req.url ?? ""
-    const note: Note = { host: "", swapped: 0, stripped: 0 }
-    // The body names the request first, then says why and (for allowlist misses) what to add.
-    const answer = (status: number, error: string, message: string, add?: string) =>
-      respondJson(res, status, {
-        error,
-        host: note.host,
-        path,
-        method,
-        message,
-        ...(add === undefined ? {} : { add }),
-      })
+/**
+ * The request handler for one listener. Never throws: every outcome is answered and logged.
+ *
+ * Plain synchronous code, not an Effect, on the path most requests take (head checks, then
+ * relaying): it runs once per request, and a fiber per request (its creation, scheduling and
+ * the FiberSet bookkeeping) cost more CPU than all the checks together, which on a busy agent
+ * halved what the proxy could carry. The decisions are pure functions of the request head; the
+ * resources they touch (listeners, upstream pools, the log writer) are still acquired and
+ * released by Effect scopes, and closing a listener destroys its connections and so every
+ * request in flight. Requests whose body must be read (GraphQL, Anthropic tools, AWS
+ * re-signing) go through `inspect` as an Effect in the proxy's FiberSet (`run`).
+ */
+export const handleRequest = (
+  core: ProxyCore,
+  req: IncomingMessage,
+  res: ServerResponse,
+  scheme: Scheme,
+  run: Run,
+): void => {
+  const started = core.now()
+  const method = req.method ?? ""
+  const path = req.url ?? ""
+  const note: Note = { host: "", swapped: 0, stripped: 0 }
+  const log = (outcome: Outcome) => core.emit(logLine(outcome, note, started, core.now(), method, path))
+  // The body names the request first, then says why and (for allowlist misses) what to add.
+  const answer = (status: number, error: string, message: string, add?: string) =>
+    respondJson(res, status, {
+      error,
+      host: note.host,
+      path,
+      method,
+      message,
+      ...(add === undefined ? {} : { add }),
+    })
+  const blocked = (b: Blocked) => {
+    answer(b.status, b.code, b.explanation, b.add)
+    log({ action: "blocked", blocked: b })
+  }
+  const allowed = (relayed: Relayed) => log({ action: "allowed", relayed })
+  const unreachable = (detail: string) => {
+    answer(502, "upstream_unreachable", `The proxy could not reach ${note.host}: ${detail}`)
+    log({ action: "error", status: 502, reason: detail })
+  }
+  const defect = (cause: unknown) => {
+    answer(500, "proxy_error", "The proxy failed while handling this request.")
+    log({ action: "error", status: 500, reason: `proxy defect: ${String(cause)}` })
+  }
 
+  try {
     const prepared = prepare(core, req, scheme, note)
-    const forward: Effect.Effect<UpstreamRequest, Blocked | ClientGone> = Either.isLeft(prepared)
-      ? Effect.fail(prepared.left)
-      : prepared.right.graphql.length > 0 ||
-          prepared.right.messages ||
-          Option.isSome(prepared.right.signature)
-        ? inspect(core, req, scheme, prepared.right, note)
-        : Effect.succeed(upstreamRequest(core, req, scheme, prepared.right, note))
-
-    return forward.pipe(
-      Effect.flatMap((request) => exchange(core, res, request)),
-      Effect.map((relayed): Outcome => ({ action: "allowed", relayed })),
-      Effect.catchTags({
-        Blocked: (blocked) =>
-          Effect.as(answer(blocked.status, blocked.code, blocked.explanation, blocked.add), {
-            action: "blocked",
-            blocked,
-          } as const),
-        UpstreamFailed: (failed: UpstreamFailed) =>
-          Effect.as(
-            answer(502, "upstream_unreachable", `The proxy could not reach ${note.host}: ${failed.detail}`),
-            { action: "error", status: 502, reason: failed.detail } as const,
-          ),
-        ClientGone: (gone) => Effect.succeed({ action: "error", reason: gone.detail } as const),
-      }),
-      Effect.catchAllDefect((defect) =>
-        Effect.as(answer(500, "proxy_error", "The proxy failed while handling this request."), {
-          action: "error",
-          status: 500,
-          reason: `proxy defect: ${String(defect)}`,
-        } as const),
-      ),
-      Effect.flatMap((outcome: Outcome) =>
-        core.emit(logLine(outcome, note, started, core.now(), method, path)),
+    if (Either.isLeft(prepared)) {
+      blocked(prepared.left)
+      return
+    }
+    const p = prepared.right
+    if (p.graphql.length === 0 && !p.messages && Option.isNone(p.signature)) {
+      relay(core, res, upstreamRequest(core, req, scheme, p, note), allowed, unreachable)
+      return
+    }
+    run(
+      inspect(core, req, scheme, p, note).pipe(
+        Effect.flatMap((request) => exchange(core, res, request)),
+        Effect.matchEffect({
+          onSuccess: (relayed) => Effect.sync(() => allowed(relayed)),
+          onFailure: (e) =>
+            Effect.sync(() => {
+              switch (e._tag) {
+                case "Blocked":
+                  return blocked(e)
+                case "UpstreamFailed":
+                  return unreachable(e.detail)
+                case "ClientGone":
+                  return log({ action: "error", reason: e.detail })
+              }
+            }),
+        }),
+        Effect.catchAllDefect((cause) => Effect.sync(() => defect(cause))),
       ),
     )
-  })
+  } catch (cause) {
+    // A bug in the checks: the agent gets a 500 and the log says why; the proxy keeps serving.
+    defect(cause)
+  }
+}
 
 const logLine = (
   outcome: Outcome,

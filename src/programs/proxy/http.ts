@@ -9,7 +9,7 @@ import type { Duplex } from "node:stream"
 import { Data, Effect, type Fiber, Option } from "effect"
 import type { ListenAddress } from "../../schema/ProxyConfig.js"
 import { connectExplanation, handleRequest, type ProxyCore, type Scheme } from "./forward.js"
-import { isoNow } from "./log.js"
+import { emitLine, isoNow } from "./log.js"
 import { normalizeHost } from "./requestTarget.js"
 
 export class ListenFailed extends Data.TaggedError("ListenFailed")<{
@@ -43,7 +43,7 @@ const refuseTunnel = (
     const host = Option.match(normalizeHost(named), { onNone: () => named, onSome: (h) => h.name })
     const time = yield* isoNow
     refuseOnSocket(socket, "403 Forbidden", { error: code, host, path, method, message: explanation })
-    yield* core.emit({
+    yield* emitLine(core.emit, {
       kind: "request",
       time,
       action: "blocked",
@@ -65,7 +65,7 @@ export const wireServer = (server: http.Server, core: ProxyCore, scheme: Scheme,
   server.headersTimeout = 60_000
   server.requestTimeout = 0
   server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
-    run(handleRequest(core, req, res, scheme))
+    handleRequest(core, req, res, scheme, run)
   })
   // A refused client may reset its socket while we answer; without a listener that error would
   // be thrown and take the whole proxy down.

@@ -10,7 +10,7 @@ import type { ListenAddress } from "../../schema/ProxyConfig.js"
 import type { ProxyCore } from "./forward.js"
 import { listenScoped, type Run, wireServer } from "./http.js"
 import type { LeafCerts } from "./leafCerts.js"
-import { isoNow } from "./log.js"
+import { emitLine, isoNow } from "./log.js"
 import { normalizeHost } from "./requestTarget.js"
 
 export const serveHttps = (core: ProxyCore, certs: LeafCerts, at: ListenAddress, run: Run) =>
@@ -51,7 +51,7 @@ export const serveHttps = (core: ProxyCore, certs: LeafCerts, at: ListenAddress,
       const sni = typeof socket.servername === "string" ? socket.servername : ""
       run(
         Effect.flatMap(isoNow, (time) =>
-          core.emit({ kind: "tls", time, host: sni, reason: error.message.slice(0, 300) }),
+          emitLine(core.emit, { kind: "tls", time, host: sni, reason: error.message.slice(0, 300) }),
         ),
       )
     })

@@ -6,9 +6,18 @@
 import { Chunk, Clock, Effect, Queue, type Scope } from "effect"
 import type { NetworkLogLineJson } from "../../schema/NetworkLogLine.js"
 
-export type LogSink = (line: NetworkLogLineJson) => Effect.Effect<void>
+/**
+ * Takes one line; synchronous and never blocking. Every request calls it on the hot path, where
+ * an Effect per line (a fiber, its scheduling) cost more than building and forwarding the
+ * request head; sinks are therefore a queue's `unsafeOffer` (an unbounded queue always accepts),
+ * with a fiber on the other side doing the slow part (writing) in batches.
+ */
+export type LogSink = (line: NetworkLogLineJson) => void
 
 export const isoNow = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms).toISOString())
+
+/** Emits a line from Effect code (everything but the per-request path). */
+export const emitLine = (sink: LogSink, line: NetworkLogLineJson) => Effect.sync(() => sink(line))
 
 const writeStdout = (lines: Chunk.Chunk<string>) =>
   Effect.sync(() => {
@@ -28,5 +37,7 @@ export const makeStdoutSink: Effect.Effect<LogSink, never, Scope.Scope> = Effect
     Effect.forever,
     Effect.forkScoped,
   )
-  return (line) => Effect.asVoid(Queue.offer(queue, JSON.stringify(line)))
+  return (line) => {
+    queue.unsafeOffer(JSON.stringify(line))
+  }
 })

@@ -12,7 +12,7 @@ import type { ProxyCore } from "./forward.js"
 import { serveHttp } from "./http.js"
 import { serveHttps } from "./https.js"
 import { makeLeafCerts } from "./leafCerts.js"
-import { isoNow, type LogSink } from "./log.js"
+import { emitLine, isoNow, type LogSink } from "./log.js"
 import { compileSigning } from "./sigv4.js"
 import { makeUpstream } from "./upstream.js"
 
@@ -70,7 +70,7 @@ export const serveProxy = (config: ProxyConfig, emit: LogSink) =>
           .join(", ")}`,
       )
     }
-    yield* emit({
+    yield* emitLine(emit, {
       kind: "start",
       time: yield* isoNow,
       http,

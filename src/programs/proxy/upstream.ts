@@ -67,19 +67,6 @@ const lookupVia = (servers: ReadonlyArray<string>): LookupFunction => {
   }
 }
 
-/** Objects with arrays for repeated names: the form Node's client accepts on every version. */
-const headerObject = (raw: ReadonlyArray<string>): http.OutgoingHttpHeaders => {
-  const out: Record<string, string | Array<string>> = {}
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = raw[i] ?? ""
-    const value = raw[i + 1] ?? ""
-    const existing = out[name]
-    out[name] =
-      existing === undefined ? value : Array.isArray(existing) ? [...existing, value] : [existing, value]
-  }
-  return out
-}
-
 export const makeUpstream = (config: ProxyConfig): Upstream => {
   const overrides = new Map(
     Object.entries(config.upstreamOverrides).map(([h, a]) => [h.toLowerCase(), parseAddress(a)]),
@@ -113,7 +100,9 @@ export const makeUpstream = (config: ProxyConfig): Upstream => {
       port: destination.port,
       method: r.method,
       path: r.target,
-      headers: headerObject(r.headers),
+      // The raw list as is (Node takes the rawHeaders form since long before 18): it is written
+      // out directly, where an object goes through setHeader's per-name validation and map.
+      headers: r.headers,
       setHost: false,
       agent: r.scheme === "https" ? httpsAgent : httpAgent,
       ...(r.scheme === "https" && !r.isIp ? { servername: r.host } : {}),
