@@ -243,42 +243,47 @@ export const makeTaskRunner = Effect.gen(function* () {
       )
       const prompt = composePrompt(conversation.channel, messages)
 
-      const sandbox = repoConfig.network.sandbox_enabled
-        ? Option.some(yield* startSandbox(job, repo, repoConfig, config))
-        : Option.none()
-      const request: AgentRequest = {
-        taskId: job.taskId,
-        conversationId: conversation.id,
-        repoId: conversation.repoId,
-        image,
-        claudeVersion: repoConfig.claude_version,
-        hostPaths: {
-          workspace: dirs.workspace,
-          inbox: dirs.inbox,
-          outbox: dirs.outbox,
-          storage: dirs.storage,
-          claudeState: dirs.claude,
-        },
-        prompt,
-        model: conversation.model,
-        ...Option.match(conversation.effort, {
-          onNone: () => ({}),
-          onSome: (effort) => (isEffort(effort) ? { effort } : {}),
-        }),
-        ...Option.match(conversation.sessionId, {
-          onNone: () => ({}),
-          onSome: (sessionId) => ({ sessionId }),
-        }),
-        ...(yield* lastReplyOf(conversation)),
-        env: {
-          ...plainSecrets(repoConfig),
-          ...Option.match(sandbox, { onNone: () => ({}), onSome: (s) => s.env }),
-        },
-        limits: repoConfig.resource_limits,
-        ...Option.match(sandbox, { onNone: () => ({}), onSome: (s) => ({ sandbox: s.sandbox }) }),
-      }
+      const lastReply = yield* lastReplyOf(conversation)
+      // The proxy lives exactly as long as the agent: it is gone before the answer is sent.
+      const agentRun = Effect.gen(function* () {
+        const sandbox = repoConfig.network.sandbox_enabled
+          ? Option.some(yield* startSandbox(job, repo, repoConfig, config))
+          : Option.none()
+        const request: AgentRequest = {
+          taskId: job.taskId,
+          conversationId: conversation.id,
+          repoId: conversation.repoId,
+          image,
+          claudeVersion: repoConfig.claude_version,
+          hostPaths: {
+            workspace: dirs.workspace,
+            inbox: dirs.inbox,
+            outbox: dirs.outbox,
+            storage: dirs.storage,
+            claudeState: dirs.claude,
+          },
+          prompt,
+          model: conversation.model,
+          ...Option.match(conversation.effort, {
+            onNone: () => ({}),
+            onSome: (effort) => (isEffort(effort) ? { effort } : {}),
+          }),
+          ...Option.match(conversation.sessionId, {
+            onNone: () => ({}),
+            onSome: (sessionId) => ({ sessionId }),
+          }),
+          ...lastReply,
+          env: {
+            ...plainSecrets(repoConfig),
+            ...Option.match(sandbox, { onNone: () => ({}), onSome: (s) => s.env }),
+          },
+          limits: repoConfig.resource_limits,
+          ...Option.match(sandbox, { onNone: () => ({}), onSome: (s) => ({ sandbox: s.sandbox }) }),
+        }
 
-      const outcome = yield* executor.run(request).pipe(Effect.either)
+        return yield* executor.run(request).pipe(Effect.either)
+      }).pipe(Effect.scoped)
+      const outcome = yield* agentRun
       if (Either.isLeft(outcome)) {
         const report = agentFailureReport(outcome.left)
         yield* Effect.logWarning(`task ${job.taskId} failed: ${report.detail}`)
@@ -320,7 +325,6 @@ export const makeTaskRunner = Effect.gen(function* () {
           Effect.succeed<TaskResult>({ reason: "internal_error", detail: e.message }),
         StoreError: (e) => Effect.succeed<TaskResult>({ reason: "internal_error", detail: e.message }),
       }),
-      Effect.scoped,
       Effect.annotateLogs({ taskId: job.taskId, conversationId: job.conversationId }),
       Effect.withSpan("TaskRunner.run", { attributes: { taskId: job.taskId } }),
     )

@@ -158,7 +158,7 @@ const noticeFor =
   (conversation: { readonly id: string }): StartedNotice => ({
     dashboardUrl: Option.map(
       Option.fromNullable(config.dashboard.base_url),
-      (base) => `${base.replace(/\/+$/, "")}/conversations/${conversation.id}`,
+      (base) => `${base.replace(/\/+$/, "")}/conversation/${conversation.id}`,
     ),
   })
 

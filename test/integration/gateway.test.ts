@@ -16,15 +16,14 @@ layer(GatewayTestLayer, { excludeTestServices: true, timeout: "900 seconds" })(
       () =>
         Effect.gen(function* () {
           const env = yield* makeGatewayEnv
-          // The daemon sweeps every airut.managed container and network on its engine at start, not
-          // only its own installation's: on the shared test Podman that would remove other suites'
-          // running containers. Until the sweep is scoped to the installation, this test points the
-          // daemon at an engine that does not answer (it starts anyway and says so).
+          // An engine that does not answer: the daemon still starts (the dashboard must be able to
+          // say what is wrong), logs in to the mailbox, and says tasks cannot run.
           const shutdownTimeout = 20
           yield* env.writeConfig({ shutdownTimeout, socket: path.join(env.root, "no-engine.sock") })
           const daemon = yield* env.startDaemon
           yield* daemon.waitForLine((l) => l.includes("repositories: app"))
           yield* daemon.waitForLine((l) => l.includes("airut started: config"))
+          yield* daemon.waitForLine((l) => l.includes("the container engine is not reachable"))
           // The mailbox is open: the daemon logged in to Dovecot over TLS with the test CA.
           yield* env.dovecot.loginsOf("airut").pipe(
             Effect.repeat({ schedule: Schedule.spaced("200 millis"), until: (n) => n > 0 }),

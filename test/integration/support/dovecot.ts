@@ -28,8 +28,8 @@ export interface Dovecot {
   readonly logFile: string
   /** How many times a client that calls itself `name` (IMAP ID) has logged in so far. */
   readonly loginsOf: (name: string) => Effect.Effect<number>
-  /** Stores a raw MIME message (LF or CRLF) in `mailbox` (default INBOX). */
-  readonly append: (raw: string, mailbox?: string) => Effect.Effect<void>
+  /** Stores a raw MIME message (LF or CRLF) in `mailbox` (default INBOX), with IMAP flags if given. */
+  readonly append: (raw: string, mailbox?: string, flags?: ReadonlyArray<string>) => Effect.Effect<void>
   /** The messages of `mailbox` not flagged deleted. */
   readonly list: (mailbox?: string) => Effect.Effect<ReadonlyArray<StoredMail>>
   readonly stop: Effect.Effect<void>
@@ -185,9 +185,9 @@ export const startDovecot: Effect.Effect<Dovecot, never, Scope.Scope | CommandEx
         (client) => Effect.promise(() => client.logout().catch(() => undefined)),
       ).pipe(Effect.orDie)
 
-    const append = (raw: string, mailbox = "INBOX") =>
+    const append = (raw: string, mailbox = "INBOX", flags: ReadonlyArray<string> = []) =>
       withClient(async (client) => {
-        await client.append(mailbox, Buffer.from(raw.replace(/\r?\n/g, "\r\n")))
+        await client.append(mailbox, Buffer.from(raw.replace(/\r?\n/g, "\r\n")), [...flags])
       })
 
     const list = (mailbox = "INBOX") =>

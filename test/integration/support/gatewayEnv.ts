@@ -153,6 +153,8 @@ export interface MailInput {
   readonly references?: string
   /** Default: a fresh `<e2e-...@example.com>`. */
   readonly messageId?: string
+  /** IMAP flags it arrives with (e.g. `$AirutTaken`, as a daemon that died after picking it up leaves it). */
+  readonly flags?: ReadonlyArray<string>
 }
 
 export interface DaemonExit {
@@ -392,6 +394,8 @@ export const makeGatewayEnv: Effect.Effect<
           ...(mail.inReplyTo === undefined ? {} : { inReplyTo: mail.inReplyTo }),
           ...(mail.references === undefined ? {} : { references: mail.references }),
         }),
+        "INBOX",
+        mail.flags ?? [],
       )
       return messageId
     })
