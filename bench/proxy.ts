@@ -66,7 +66,13 @@ const KeepAliveResult = Schema.parseJson(
   }),
 )
 const NewConnResult = Schema.parseJson(
-  Schema.Struct({ p50: Schema.Number, p99: Schema.Number, errors: Schema.Number, ...Cpu }),
+  Schema.Struct({
+    p50: Schema.Number,
+    p99: Schema.Number,
+    errors: Schema.Number,
+    reused: Schema.Number,
+    ...Cpu,
+  }),
 )
 const StartLine = Schema.parseJson(Schema.Struct({ kind: Schema.Literal("start"), https: Schema.Int }))
 
@@ -270,9 +276,9 @@ const run = Effect.gen(function* () {
       load(t, upstream.pid, clockTicks, { mode: "keepalive", connections, seconds }),
       Schema.decodeUnknown(KeepAliveResult),
     )
-  const newConn = (t: Target) =>
+  const newConn = (t: Target, mode: "newconn" | "resumed") =>
     Effect.flatMap(
-      load(t, upstream.pid, clockTicks, { mode: "newconn", requests: newConnections }),
+      load(t, upstream.pid, clockTicks, { mode, requests: newConnections }),
       Schema.decodeUnknown(NewConnResult),
     )
 
@@ -280,9 +286,11 @@ const run = Effect.gen(function* () {
   // each figure is the median over rounds.
   const kept = new Map<string, Array<typeof KeepAliveResult.Type>>(targets.map((t) => [t.name, []]))
   const fresh = new Map<string, Array<typeof NewConnResult.Type>>(targets.map((t) => [t.name, []]))
+  const resumed = new Map<string, Array<typeof NewConnResult.Type>>(targets.map((t) => [t.name, []]))
   for (let round = 0; round < rounds; round++) {
     for (const t of targets) kept.get(t.name)?.push(yield* keepAlive(t))
-    for (const t of targets) fresh.get(t.name)?.push(yield* newConn(t))
+    for (const t of targets) fresh.get(t.name)?.push(yield* newConn(t, "newconn"))
+    for (const t of targets) resumed.get(t.name)?.push(yield* newConn(t, "resumed"))
   }
   // CPU per request in microseconds: the load generator, the upstream, the proxy (0 direct).
   const cpu = (results: ReadonlyArray<{ loadCpuMs: number; otherCpuMs: ReadonlyArray<number> }>) => {
@@ -301,22 +309,25 @@ const run = Effect.gen(function* () {
       cpu: cpu(results),
     }
   }
-  const nc = (name: string) => {
-    const results = fresh.get(name) ?? []
+  const nc = (name: string, from: typeof fresh = fresh) => {
+    const results = from.get(name) ?? []
     return {
       p50: median(results.map((r) => r.p50)),
       p99: median(results.map((r) => r.p99)),
       errors: results.reduce((sum, r) => sum + r.errors, 0),
+      reused: results.reduce((sum, r) => sum + r.reused, 0),
       cpu: cpu(results),
     }
   }
   const us = (n: number) => n.toFixed(0)
   const d = ka("direct")
   const dn = nc("direct")
+  const dr = nc("direct", resumed)
   const rows: Array<BenchResult> = []
   for (const t of targets.slice(1)) {
     const k = ka(t.name)
     const n = nc(t.name)
+    const r = nc(t.name, resumed)
     const share = (100 * k.rps) / d.rps
     // What the share would be with the machine's cores all busy with this bench and nothing
     // else: direct and proxied requests each cost the CPU time of every process they pass.
@@ -360,6 +371,12 @@ const run = Effect.gen(function* () {
         baseline: { name: "direct HTTPS", ms: dn.p99 },
       },
       {
+        name: `new TLS connection per request, session resumed, p50 (${r.reused} of ${rounds * newConnections} resumed, direct ${dr.reused})${label}`,
+        ours: r.p50,
+        samples: rounds * newConnections,
+        baseline: { name: "direct HTTPS", ms: dr.p50 },
+      },
+      {
         name: `new TLS connection CPU per request, all processes (load ${us(n.cpu.load)} + upstream ${us(n.cpu.upstream)} + proxy ${us(n.cpu.proxy)} us vs ${us(dn.cpu.load)} + ${us(dn.cpu.upstream)} us)${label}`,
         ours: n.cpu.total / 1000,
         samples: rounds,
@@ -367,7 +384,7 @@ const run = Effect.gen(function* () {
       },
     )
     yield* Console.error(
-      `bench: proxy: ${t.name}: keep-alive ${share.toFixed(1)}% of direct throughput (goal >= 50%; ${cpuShare.toFixed(1)}% when CPU-bound by CPU time per request), new connection ${(n.p50 / dn.p50).toFixed(2)}x direct (goal <= 1.3x); errors ${k.errors + n.errors} (direct ${d.errors + dn.errors})`,
+      `bench: proxy: ${t.name}: keep-alive ${share.toFixed(1)}% of direct throughput (goal >= 50%; ${cpuShare.toFixed(1)}% when CPU-bound by CPU time per request), new connection ${(n.p50 / dn.p50).toFixed(2)}x direct (goal <= 1.3x); errors ${k.errors + n.errors + r.errors} (direct ${d.errors + dn.errors + dr.errors})`,
     )
   }
   // The proxy logged as in the sidecar: one line per request (a check that it was not idle).

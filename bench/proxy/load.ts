@@ -3,8 +3,9 @@
  *   node --import tsx bench/proxy/load.ts '<json options>'
  * `keepalive`: `connections` keep-alive connections issue GETs back to back for `seconds`
  * (after `warmupSeconds`); prints requests/s and latency percentiles. `newconn`: `requests`
- * sequential GETs, each on a new TCP+TLS connection without session resumption; prints latency
- * percentiles. Prints one JSON line.
+ * sequential GETs, each on a new TCP+TLS connection without session resumption; `resumed`: the
+ * same, resuming the TLS session of the previous connection (a session ticket, as clients with a
+ * session cache do); both print latency percentiles. Prints one JSON line.
  *
  * Both modes also report the CPU time (user + system) spent in the measured window by this
  * process and by each process in `cpuPids` (the upstream, the proxy), per request: on a shared
@@ -12,11 +13,12 @@
  */
 import { readFileSync } from "node:fs"
 import * as https from "node:https"
+import { TLSSocket } from "node:tls"
 import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Schema } from "effect"
 
 const Options = Schema.Struct({
-  mode: Schema.Literal("keepalive", "newconn"),
+  mode: Schema.Literal("keepalive", "newconn", "resumed"),
   port: Schema.Int,
   servername: Schema.String,
   caPem: Schema.String,
@@ -146,51 +148,60 @@ const newConnections = (o: Options) =>
   Effect.gen(function* () {
     const clock = yield* Effect.clock
     const nowMs = () => Number(clock.unsafeCurrentTimeNanos()) / 1e6
-    return yield* Effect.async<{ p50: number; p99: number; errors: number } & Cpu>((resume) => {
-      const latencies: Array<number> = []
-      let errors = 0
-      let left = o.requests
-      // The first 20 requests warm up and are not counted.
-      const warmup = Math.min(20, o.requests)
-      let cpuFrom: ReturnType<typeof cpuReading> | undefined
-      const one = () => {
-        if (cpuFrom === undefined && latencies.length >= warmup) cpuFrom = cpuReading(o)
-        if (left-- === 0) {
-          const s = summary(latencies.slice(warmup))
-          const cpu = cpuPerRequest(cpuFrom ?? cpuReading(o), Math.max(1, s.n), o)
-          resume(Effect.succeed({ p50: s.p50, p99: s.p99, errors, ...cpu }))
-          return
+    return yield* Effect.async<{ p50: number; p99: number; errors: number; reused: number } & Cpu>(
+      (resume) => {
+        const latencies: Array<number> = []
+        let errors = 0
+        let reused = 0
+        let left = o.requests
+        // The first 20 requests warm up and are not counted.
+        const warmup = Math.min(20, o.requests)
+        let cpuFrom: ReturnType<typeof cpuReading> | undefined
+        let sessionAgent: https.Agent | undefined
+        const one = () => {
+          if (cpuFrom === undefined && latencies.length >= warmup) cpuFrom = cpuReading(o)
+          if (left-- === 0) {
+            const s = summary(latencies.slice(warmup))
+            const cpu = cpuPerRequest(cpuFrom ?? cpuReading(o), Math.max(1, s.n), o)
+            resume(Effect.succeed({ p50: s.p50, p99: s.p99, errors, reused, ...cpu }))
+            return
+          }
+          const t0 = nowMs()
+          // A fresh agent per request: new TCP connection, full TLS handshake, no session reuse;
+          // or one agent whose session cache offers the last session to each new connection.
+          const agent =
+            o.mode === "resumed"
+              ? (sessionAgent ??= new https.Agent({ keepAlive: false, maxCachedSessions: 1, ca: o.caPem }))
+              : new https.Agent({ keepAlive: false, maxCachedSessions: 0, ca: o.caPem })
+          const req = https.request(
+            {
+              host: "127.0.0.1",
+              port: o.port,
+              servername: o.servername,
+              path: o.path,
+              agent,
+              headers: { host: o.servername, connection: "close" },
+            },
+            (res) => {
+              res.resume()
+              if (res.socket instanceof TLSSocket && res.socket.isSessionReused()) reused++
+              res.on("end", () => {
+                latencies.push(nowMs() - t0)
+                agent.destroy()
+                one()
+              })
+            },
+          )
+          req.on("error", () => {
+            errors++
+            agent.destroy()
+            one()
+          })
+          req.end()
         }
-        const t0 = nowMs()
-        // A fresh agent per request: new TCP connection, full TLS handshake, no session reuse.
-        const agent = new https.Agent({ keepAlive: false, maxCachedSessions: 0, ca: o.caPem })
-        const req = https.request(
-          {
-            host: "127.0.0.1",
-            port: o.port,
-            servername: o.servername,
-            path: o.path,
-            agent,
-            headers: { host: o.servername, connection: "close" },
-          },
-          (res) => {
-            res.resume()
-            res.on("end", () => {
-              latencies.push(nowMs() - t0)
-              agent.destroy()
-              one()
-            })
-          },
-        )
-        req.on("error", () => {
-          errors++
-          agent.destroy()
-          one()
-        })
-        req.end()
-      }
-      one()
-    })
+        one()
+      },
+    )
   })
 
 const program = Effect.gen(function* () {
