@@ -228,7 +228,13 @@ export const makeTaskSupervisor = (options: TaskSupervisorOptions) =>
             `shutting down: waiting up to ${Duration.format(grace)} for ${busy} unfinished task(s)`,
           )
         }
-        const finished = yield* FiberMap.awaitEmpty(loops).pipe(Effect.timeout(grace), Effect.option)
+        // Shutdown runs as a finalizer, uninterruptibly: without `interruptible` the timeout
+        // could not stop the wait, and drain would wait for the longest task.
+        const finished = yield* FiberMap.awaitEmpty(loops).pipe(
+          Effect.interruptible,
+          Effect.timeout(grace),
+          Effect.option,
+        )
         if (Option.isSome(finished)) return
         // Record first: an interrupted run would otherwise be recorded as stopped by a person.
         const left = Array.from(HashMap.values(yield* Ref.get(tracked)))

@@ -47,7 +47,11 @@ const logReleaseFailure = (what: string, id: string) => (cause: Cause.Cause<unkn
 export const removeContainerQuietly = (id: ContainerId): Effect.Effect<void, never, ContainerRuntime> =>
   Effect.gen(function* () {
     const runtime = yield* ContainerRuntime
-    yield* runtime.killContainer(id)
+    // A container that already exited cannot be killed (Podman answers "container state
+    // improper"); the removal that follows is what must succeed, and it reports its own failure.
+    yield* runtime
+      .killContainer(id)
+      .pipe(Effect.catchAll((e) => Effect.logDebug(`kill before removal of ${id}: ${e.message}`)))
     yield* runtime.removeContainer(id)
   }).pipe(
     // Releases run uninterruptibly; the engine calls must not, or the timeout could not stop them.

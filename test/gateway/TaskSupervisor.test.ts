@@ -253,7 +253,8 @@ describe("TaskSupervisorLive", () => {
           yield* submitAll(a.id, ["slow"], h)
           const [queued] = yield* submitAll(b.id, ["queued"], h)
           const running = yield* Queue.take(h.started)
-          yield* supervisor.drain(Duration.millis(50))
+          // As the daemon calls it: from a finalizer, which runs uninterruptibly.
+          yield* supervisor.drain(Duration.millis(50)).pipe(Effect.uninterruptible)
           assert.deepStrictEqual(yield* reasonOf(running.taskId), ["completed", "interrupted"])
           assert.deepStrictEqual(yield* reasonOf(queued ?? running.taskId), ["completed", "interrupted"])
           const told = yield* Ref.get(h.errorReplies)
