@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs"
+import * as net from "node:net"
 import { Sha256 } from "@aws-crypto/sha256-js"
 import { assert, describe, it } from "@effect/vitest"
 import { SignatureV4 } from "@smithy/signature-v4"
@@ -304,6 +305,30 @@ describe("proxy: the allowlist", () => {
       assert.strictEqual(blockBody(res.body).error, "upstream_unreachable")
       const [line] = yield* requestLines(r.handle, 1)
       assert.deepInclude(line, { action: "error", status: 502 })
+    }).pipe(Effect.scoped, Effect.provide(proxyLayer())),
+  )
+
+  it.live("an answer Node cannot relay (status 000) gets a 502, and the proxy keeps serving", () =>
+    Effect.gen(function* () {
+      const zero = yield* Effect.acquireRelease(
+        Effect.async<net.Server>((resume) => {
+          const server = net.createServer((socket) => {
+            socket.once("data", () => socket.end("HTTP/1.1 000 Zero\r\ncontent-length: 0\r\n\r\n"))
+          })
+          server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
+        }),
+        (server) => Effect.sync(() => server.close()),
+      )
+      const address = zero.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      const r = yield* rig({ allowlist, extraOverrides: { "plain.test": `127.0.0.1:${port}` } })
+      const res = yield* curl(r.http("plain.test", "/x"))
+      assert.strictEqual(res.status, 502)
+      assert.strictEqual(blockBody(res.body).error, "upstream_unreachable")
+      const after = yield* curl(r.https("api.test", "/still"))
+      assert.strictEqual(after.status, 200)
+      const [line] = yield* requestLines(r.handle, 1)
+      assert.deepInclude(line, { action: "error", status: 502, host: "plain.test" })
     }).pipe(Effect.scoped, Effect.provide(proxyLayer())),
   )
 })

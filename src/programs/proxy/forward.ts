@@ -193,8 +193,22 @@ const relay = (
     request,
     (upstream) => {
       answer = upstream
+      try {
+        res.writeHead(
+          upstream.statusCode ?? 502,
+          upstream.statusMessage,
+          responseHeaders(upstream.rawHeaders),
+        )
+      } catch (error) {
+        // An answer Node will not write (a status like 000): this callback runs outside any
+        // fiber, so a throw here would stop the whole proxy; the agent gets a 502 instead.
+        upstream.destroy()
+        if (settled) return
+        settled = true
+        unreachable(`its answer cannot be relayed: ${error instanceof Error ? error.message : String(error)}`)
+        return
+      }
       status = upstream.statusCode ?? 502
-      res.writeHead(status, upstream.statusMessage, responseHeaders(upstream.rawHeaders))
       upstream.on("data", (chunk: Buffer) => {
         bytes += chunk.length
       })
