@@ -191,7 +191,13 @@ layer(Layer.mergeAll(GatewayTestLayer), { excludeTestServices: true, timeout: "1
           yield* daemon.stop("SIGKILL")
           assert.isNotEmpty(yield* containersOf(killedConversation), "SIGKILL leaves the agent container")
           daemon = yield* env.startDaemon
-          yield* env.waitForReply((m) => inReplyTo(m, killed) && textOf(m).includes("stopped unexpectedly"))
+          // Told in the conversation's thread (the task's own message is not kept, so the notice
+          // answers the latest message of the thread: the acknowledgement).
+          yield* env.waitForReply(
+            (m) =>
+              (m.parsed.subject ?? "").includes(`[ID:${killedConversation}]`) &&
+              textOf(m).includes("stopped unexpectedly"),
+          )
           assert.deepStrictEqual(yield* containersOf(killedConversation), [])
 
           // --- 6. Killed between pick-up and recording: a mail flagged taken but never recorded
@@ -207,16 +213,14 @@ layer(Layer.mergeAll(GatewayTestLayer), { excludeTestServices: true, timeout: "1
           yield* env.waitForReply(
             (m) => inReplyTo(m, orphan) && textOf(m).includes("Picked up after the crash."),
           )
-          yield* env.dovecot
-            .list()
-            .pipe(
-              Effect.repeat({
-                schedule: Schedule.spaced("500 millis"),
-                until: (inbox) => inbox.length === 0,
-              }),
-              Effect.timeout("60 seconds"),
-              Effect.orDie,
-            )
+          yield* env.dovecot.list().pipe(
+            Effect.repeat({
+              schedule: Schedule.spaced("500 millis"),
+              until: (inbox) => inbox.length === 0,
+            }),
+            Effect.timeout("60 seconds"),
+            Effect.orDie,
+          )
           const stopped = yield* daemon.stop("SIGTERM")
           assert.deepStrictEqual(stopped.code, Option.some(0), stopped.output.join("\n"))
           const sent = yield* env.sent
