@@ -15,6 +15,7 @@ import { DashboardLive } from "./dashboard/Dashboard.js"
 import { acceptMessage } from "./gateway/acceptMessage.js"
 import { channelStatuses } from "./gateway/channelStatuses.js"
 import { collectGarbage } from "./gateway/collectGarbage.js"
+import { collectImages } from "./gateway/collectImages.js"
 import { watchConfig } from "./gateway/watchConfig.js"
 import { gatewayLayer } from "./gatewayLayer.js"
 import { logSandboxWarnings } from "./sandboxWarnings.js"
@@ -163,7 +164,8 @@ const noticeFor =
   })
 
 /**
- * Hourly: conversations idle past `conversation_max_age_days` go with their directories. A
+ * Hourly: conversations idle past `conversation_max_age_days` go with their directories, and
+ * with `image_prune`, images no task will run again. A
  * conversation that just started is never old, so the store's own exclusion of conversations
  * with unfinished tasks covers everything the supervisor holds.
  */
@@ -175,6 +177,10 @@ const housekeeping = (installation: Installation, config: Ref.Ref<ServerConfig>)
       maxAgeDays: current.execution.conversation_max_age_days,
       isActive: () => Effect.succeed(false),
     })
+    if (current.execution.image_prune && Object.keys(current.repos).length > 0) {
+      // The image cache rebuilds images older than a day, so anything that old is unused.
+      yield* collectImages({ prefix: `localhost/${current.container.image_prefix}`, maxAgeHours: 24 })
+    }
   }).pipe(
     Effect.catchAll((e) => Effect.logError(`housekeeping failed: ${e.message}`)),
     Effect.repeat(Schedule.spaced(Duration.hours(1))),
