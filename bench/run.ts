@@ -3,11 +3,12 @@ import { Console, Effect } from "effect"
 import agent from "./agent.js"
 import type { BenchModule, BenchResult } from "./Bench.js"
 import containers from "./containers.js"
+import gateway from "./gateway.js"
 import proxy from "./proxy.js"
 import sandboxCli from "./sandboxCli.js"
 
 /** Every bench module, in the order the table lists them. */
-const modules: ReadonlyArray<BenchModule> = [containers, proxy, agent, sandboxCli]
+const modules: ReadonlyArray<BenchModule> = [containers, proxy, agent, sandboxCli, gateway]
 
 const cell = (ms: number) => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(2))
 
