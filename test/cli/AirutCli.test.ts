@@ -1,4 +1,5 @@
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs"
+import { createServer, type Server } from "node:http"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
@@ -55,6 +56,53 @@ describe("airut check", () => {
       assert.match(run.out, /^ok {4}proxy CA .*SHA-256/m)
       // The report was the message: nothing repeated on stderr.
       assert.strictEqual(run.err, "")
+    }),
+  )
+
+  it.scopedLive("asks a running daemon's dashboard for its health, and says when none is running", () =>
+    Effect.gen(function* () {
+      const { home, env, configFile } = freshHome()
+      yield* runAirut(["init"], env)
+      // A stand-in daemon: the dashboard's health answer, as the real one serves it.
+      const health = {
+        status: "degraded",
+        store: "ok",
+        channels: [{ repoId: "app", kind: "email", health: { _tag: "Degraded", reason: "reconnecting" } }],
+        activeTasks: 1,
+        maxConcurrent: 3,
+      }
+      const server = yield* Effect.acquireRelease(
+        Effect.async<Server>((resume) => {
+          const s = createServer((req, res) => {
+            res.writeHead(req.url === "/api/health" ? 200 : 404, { "content-type": "application/json" })
+            res.end(JSON.stringify(health))
+          })
+          s.listen(0, "127.0.0.1", () => resume(Effect.succeed(s)))
+        }),
+        (s) =>
+          Effect.async<void>((resume) => {
+            s.close(() => resume(Effect.void))
+          }),
+      )
+      const address = server.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      const socket = join(home, "no-engine.sock")
+      writeFileSync(configFile, `container:\n  socket: ${socket}\ndashboard:\n  port: ${port}\n`)
+      const running = yield* runAirut(["check"], env)
+      assert.match(
+        running.out,
+        /^WARN {2}daemon {5}running: 1 task\(s\) active of 3; channels: app\/email degraded/m,
+      )
+
+      server.close()
+      const stopped = yield* runAirut(["check"], env)
+      assert.match(
+        stopped.out,
+        new RegExp(
+          `^info {2}daemon {5}not running \\(nothing answers at http://127\\.0\\.0\\.1:${port}/api/health\\)`,
+          "m",
+        ),
+      )
     }),
   )
 

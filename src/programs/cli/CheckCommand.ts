@@ -1,6 +1,6 @@
 import { Command } from "@effect/cli"
 import { Command as Process } from "@effect/platform"
-import { Console, Data, Effect, Either, Layer } from "effect"
+import { Console, Data, Effect, Either, Layer, Option } from "effect"
 import { DockerRuntimeLive } from "../../layers/DockerRuntimeLive.js"
 import { ProxyCaLive } from "../../layers/ProxyCaLive.js"
 import { SqliteStoreLive } from "../../layers/SqliteStoreLive.js"
@@ -14,6 +14,7 @@ import { ProxyCa } from "../../services/ProxyCa.js"
 import { isolationLayer } from "../isolationLayer.js"
 import { sandboxDisabledMessage, sandboxDisabledRepos, upstreamOverridesMessage } from "../sandboxWarnings.js"
 import { configOption } from "./configOption.js"
+import { daemonHealth } from "./daemonHealth.js"
 import { ensureStateDir, loadInstallation, storeFile } from "./installation.js"
 
 /** Raised after the report is printed, so the process exits non-zero without repeating it. */
@@ -189,6 +190,7 @@ export const checkCommand = Command.make("check", { config: configOption }, ({ c
         ),
       ),
     )
+    yield* reportDaemon(loaded.config, results)
     return yield* report(results)
   }),
 ).pipe(
@@ -196,6 +198,39 @@ export const checkCommand = Command.make("check", { config: configOption }, ({ c
     "Check the config, git, the container engine, network isolation, the store and the proxy CA.",
   ),
 )
+
+/**
+ * A daemon already running answers on its dashboard: its store and channels are reported; one
+ * that is not running is only mentioned, since `check` usually comes before `run`.
+ */
+const reportDaemon = (config: ServerConfig, results: Array<CheckResult>) =>
+  Effect.gen(function* () {
+    const answer = yield* daemonHealth(config)
+    if (Option.isNone(answer)) return
+    const daemon = answer.value
+    switch (daemon._tag) {
+      case "NotRunning":
+        return yield* Console.log(
+          `info  ${"daemon".padEnd(10)} not running (nothing answers at ${daemon.url})`,
+        )
+      case "Unreadable":
+        return yield* warn("daemon", `${daemon.url} answered, but not as airut's dashboard: ${daemon.detail}`)
+      case "Answered": {
+        const { health } = daemon
+        const channels = health.channels.map((c) => `${c.repoId}/${c.kind} ${c.health._tag.toLowerCase()}`)
+        const detail = `running: ${health.activeTasks} task(s) active of ${health.maxConcurrent}; channels: ${channels.join(", ") || "none"}`
+        if (health.status === "degraded") return yield* warn("daemon", detail)
+        results.push(
+          yield* run(
+            "daemon",
+            health.status === "ok"
+              ? Effect.succeed(detail)
+              : Effect.fail(`the daemon's store does not answer; ${detail}`),
+          ),
+        )
+      }
+    }
+  })
 
 const report = (results: ReadonlyArray<CheckResult>) => {
   const failed = results.filter((r) => !r.ok).map((r) => r.name)
