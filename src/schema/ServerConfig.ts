@@ -69,7 +69,9 @@ const DashboardToken = Schema.Redacted(
   Schema.String.pipe(Schema.filter((s) => s.length >= 16 && !/\s/.test(s))),
 ).annotations({ [ExpectedId]: "a token of at least 16 characters without spaces", [SecretId]: true })
 
-const isLoopback = (host: string) => host === "localhost" || host === "::1" || /^127\./.test(host)
+/** A host name or address that only this machine can reach (IPv4-mapped loopback included). */
+export const isLoopbackHost = (host: string): boolean =>
+  host === "localhost" || host === "::1" || /^127\./.test(host) || /^::ffff:127\./i.test(host)
 
 const Dashboard = Schema.Struct({
   enabled: withDefault(Flag, true, "Serve the web dashboard."),
@@ -89,7 +91,7 @@ const Dashboard = Schema.Struct({
   ),
 }).pipe(
   Schema.filter((d) =>
-    d.enabled && !isLoopback(d.host) && d.token === undefined
+    d.enabled && !isLoopbackHost(d.host) && d.token === undefined
       ? {
           path: ["token"],
           message: `required when the dashboard listens on ${d.host} (not a loopback address); set a token or listen on 127.0.0.1`,

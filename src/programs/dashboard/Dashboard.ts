@@ -4,7 +4,7 @@ import { HttpLayerRouter, HttpServer, type HttpServerError } from "@effect/platf
 import { NodeHttpServer } from "@effect/platform-node"
 import { Context, Effect, Layer, Option } from "effect"
 import packageJson from "../../../package.json" with { type: "json" }
-import type { ServerConfig } from "../../schema/ServerConfig.js"
+import { isLoopbackHost, type ServerConfig } from "../../schema/ServerConfig.js"
 import type { ConversationStore } from "../../services/ConversationStore.js"
 import type { GatewayChannels } from "../../services/GatewayChannels.js"
 import type { SecretRedactor } from "../../services/SecretRedactor.js"
@@ -28,9 +28,6 @@ export interface DashboardOptions {
   /** Shown on the pages and by /api/version; the package's own when absent. */
   readonly version?: string
 }
-
-export const isLoopbackHost = (host: string): boolean =>
-  host === "localhost" || host === "::1" || /^127\./.test(host) || /^::ffff:127\./i.test(host)
 
 const settings = (options: DashboardOptions) =>
   Layer.sync(DashboardSettings, () =>
