@@ -157,7 +157,8 @@ const newConnections = (o: Options) =>
         // The first 20 requests warm up and are not counted.
         const warmup = Math.min(20, o.requests)
         let cpuFrom: ReturnType<typeof cpuReading> | undefined
-        let sessionAgent: https.Agent | undefined
+        // Resumed mode: one agent, whose session cache offers the last session to each connection.
+        const sessionAgent = new https.Agent({ keepAlive: false, maxCachedSessions: 1, ca: o.caPem })
         const one = () => {
           if (cpuFrom === undefined && latencies.length >= warmup) cpuFrom = cpuReading(o)
           if (left-- === 0) {
@@ -167,11 +168,10 @@ const newConnections = (o: Options) =>
             return
           }
           const t0 = nowMs()
-          // A fresh agent per request: new TCP connection, full TLS handshake, no session reuse;
-          // or one agent whose session cache offers the last session to each new connection.
+          // Otherwise a fresh agent per request: new TCP connection, full TLS handshake, no reuse.
           const agent =
             o.mode === "resumed"
-              ? (sessionAgent ??= new https.Agent({ keepAlive: false, maxCachedSessions: 1, ca: o.caPem }))
+              ? sessionAgent
               : new https.Agent({ keepAlive: false, maxCachedSessions: 0, ca: o.caPem })
           const req = https.request(
             {
