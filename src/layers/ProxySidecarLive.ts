@@ -38,6 +38,12 @@ export interface ProxySidecarOptions {
   readonly egressNetwork?: string
   /** DNS servers the proxy resolves allowed hosts with (server config `network.upstream_dns`). */
   readonly upstreamDns?: ReadonlyArray<string>
+  /**
+   * Where each sidecar's config (real secrets, mode 0600) is written, one directory per task
+   * removed with it (default: the system temp dir). The daemon uses a directory of its own
+   * state dir, so what a crash leaves there is in an owner-only place it empties at start.
+   */
+  readonly secretsDir?: string
   /** How long a sidecar may take to answer on 53, 80 and 443. */
   readonly readyTimeout?: Duration.DurationInput
   /** Memory limit of the sidecar (the original had none: a body bomb could take the host's). */
@@ -177,7 +183,10 @@ export const makeProxySidecar = (options: ProxySidecarOptions = {}) =>
           Effect.mapError((e) => new ProxyFailed({ reason: "config", detail: e.message })),
         )
         const dir = yield* fs
-          .makeTempDirectoryScoped({ prefix: "airut-sidecar-" })
+          .makeTempDirectoryScoped({
+            prefix: "airut-sidecar-",
+            ...(options.secretsDir === undefined ? {} : { directory: options.secretsDir }),
+          })
           .pipe(Effect.mapError(failed("config")))
         const configFile = `${dir}/proxy.json`
         yield* fs.writeFileString(configFile, json, { mode: 0o600 }).pipe(Effect.mapError(failed("config")))

@@ -1,3 +1,4 @@
+import { FileSystem } from "@effect/platform"
 import { Context, Duration, Effect, Layer, Option, Ref, Schedule, Stream } from "effect"
 import { EmailChannelLive } from "../layers/EmailChannelLive.js"
 import type { ChannelKind } from "../schema/ChannelKind.js"
@@ -10,7 +11,7 @@ import { GatewayChannels } from "../services/GatewayChannels.js"
 import { NetworkIsolation } from "../services/NetworkIsolation.js"
 import { TaskSupervisor } from "../services/TaskSupervisor.js"
 import type { Installation } from "./cli/installation.js"
-import { storeFile } from "./cli/installation.js"
+import { sidecarSecretsDir, storeFile } from "./cli/installation.js"
 import { DashboardLive } from "./dashboard/Dashboard.js"
 import { acceptMessage } from "./gateway/acceptMessage.js"
 import { channelStatuses } from "./gateway/channelStatuses.js"
@@ -201,6 +202,11 @@ const gateway = (installation: Installation, config: Ref.Ref<ServerConfig>) =>
     yield* announce(installation)
     yield* logSandboxWarnings(start)
 
+    // Sidecar configs hold real secrets; a crash leaves them behind. Nothing runs yet.
+    const secrets = sidecarSecretsDir(installation.paths)
+    const fs = yield* FileSystem.FileSystem
+    yield* fs.remove(secrets, { recursive: true, force: true })
+    yield* fs.makeDirectory(secrets, { recursive: true, mode: 0o700 })
     // Nothing runs yet, so whatever is unfinished was cut off by a crash.
     const cutOff = yield* store.markRunningTasksInterrupted
     if (Object.keys(start.repos).length > 0) yield* sweepLeftovers(start, cutOff)

@@ -16,7 +16,7 @@ import { AirutPaths } from "../services/AirutPaths.js"
 import { GatewayConfig } from "../services/GatewayConfig.js"
 import { ProxyCa } from "../services/ProxyCa.js"
 import type { Installation } from "./cli/installation.js"
-import { storeFile } from "./cli/installation.js"
+import { sidecarSecretsDir, storeFile } from "./cli/installation.js"
 import { proxyBundlePath } from "./proxyBundle.js"
 
 /**
@@ -37,6 +37,7 @@ export const gatewayLayer = (installation: Installation, config: Ref.Ref<ServerC
       const isolation = NetworkIsolationLive({ namePrefix })
       const proxy = ProxySidecarLive({
         namePrefix,
+        secretsDir: sidecarSecretsDir(installation.paths),
         ...(upstreamDns === undefined ? {} : { upstreamDns: [upstreamDns] }),
       }).pipe(Layer.provide(ca))
       const runner = TaskRunnerLive.pipe(

@@ -190,6 +190,8 @@ layer(Layer.mergeAll(GatewayTestLayer), { excludeTestServices: true, timeout: "1
           )
           yield* daemon.stop("SIGKILL")
           assert.isNotEmpty(yield* containersOf(killedConversation), "SIGKILL leaves the agent container")
+          const sidecars = path.join(env.stateDir, "sidecars")
+          assert.isNotEmpty(fs.readdirSync(sidecars), "SIGKILL leaves the sidecar's secrets file")
           daemon = yield* env.startDaemon
           // Told in the conversation's thread (the task's own message is not kept, so the notice
           // answers the latest message of the thread: the acknowledgement).
@@ -199,6 +201,7 @@ layer(Layer.mergeAll(GatewayTestLayer), { excludeTestServices: true, timeout: "1
               textOf(m).includes("stopped unexpectedly"),
           )
           assert.deepStrictEqual(yield* containersOf(killedConversation), [])
+          assert.deepStrictEqual(fs.readdirSync(sidecars), [], "the restart removed the leftover secrets")
 
           // --- 6. Killed between pick-up and recording: a mail flagged taken but never recorded
           // runs once after the restart; one already recorded is settled without running again.

@@ -20,6 +20,12 @@ export const loadInstallation = (configOption: Option.Option<string>) =>
     return installation
   })
 
+/**
+ * Where the proxy sidecars' configs (real secrets) are written while their tasks run. Emptied
+ * at every daemon start: nothing runs yet, so whatever is there was left by a crash.
+ */
+export const sidecarSecretsDir = (paths: AirutPathsShape) => `${paths.stateDir}/sidecars`
+
 /** The SQLite store's file inside the state dir. */
 export const storeFile = (paths: AirutPathsShape) => `${paths.stateDir}/airut.db`
 
