@@ -1,4 +1,4 @@
-import { Command } from "@effect/platform"
+import { Command, FileSystem } from "@effect/platform"
 import { Clock, Config, Console, Context, Effect, Layer, Option, Schedule, Schema } from "effect"
 import { SqliteStoreLive } from "../src/layers/SqliteStoreLive.js"
 import { ConversationId } from "../src/schema/ConversationId.js"
@@ -93,6 +93,20 @@ const figuresOf = (store: Context.Tag.Service<ConversationStore>, conversationId
     return figures
   })
 
+/**
+ * The environment's config with `max_concurrent` set and the per-address reply cap raised: the
+ * bench has the daemon mail one sender some 130 times within the hour (an acknowledgement and an
+ * answer per task), far over the default cap of 30 that guards against mail loops.
+ */
+const configure = (env: GatewayEnv, maxConcurrent: number) =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const text = yield* env.writeConfig({ maxConcurrent, shutdownTimeout: 10 })
+    const raised = text.replace(/^( +)auth: /m, "$1max_replies_per_hour: 10000\n$1auth: ")
+    if (raised === text) return yield* Effect.dieMessage("the gateway config has no email auth line")
+    yield* fs.writeFileString(env.configFile, raised, { mode: 0o600 })
+  })
+
 /** The daemon, started on the current config and ready when it has logged in to the mailbox. */
 const startReady = (env: GatewayEnv) =>
   Effect.gen(function* () {
@@ -133,8 +147,8 @@ const burst = (env: GatewayEnv, queued: number, label: string) =>
       Effect.map((sent) => ids.every((id) => sent.some(isAnswerTo(id)))),
       Effect.repeat({ schedule: Schedule.spaced("50 millis"), until: (all) => all }),
       Effect.timeoutFail({
-        duration: "10 minutes",
-        onTimeout: () => new Error(`${label}: not every conversation was answered within 10 minutes`),
+        duration: "5 minutes",
+        onTimeout: () => new Error(`${label}: not every conversation was answered within 5 minutes`),
       }),
     )
     return (yield* Clock.currentTimeMillis) - started
@@ -170,7 +184,7 @@ const run = Effect.gen(function* () {
   yield* env.fake.answerWhen(() => true, Turn.Text({ text: answer }))
 
   // --- Sequential tasks at max_concurrent 1, after a warm-up that builds the task image.
-  yield* env.writeConfig({ maxConcurrent: 1, shutdownTimeout: 10 })
+  yield* configure(env, 1)
   const sequential = yield* Effect.scoped(
     Effect.gen(function* () {
       const daemon = yield* startReady(env)
@@ -199,6 +213,7 @@ const run = Effect.gen(function* () {
   const latency = sequential.map((s) => s.firstEventAt - s.appendedAt)
   const intake = sequential.map((s) => s.queuedAt - s.appendedAt)
   const setup = sequential.map((s) => s.firstEventAt - s.queuedAt)
+  const waiting = sequential.map((s) => s.startedAt - s.queuedAt)
   const total = sequential.map((s) => s.completedAt - s.queuedAt)
   const agent = sequential.map((s) => s.agentMs)
   const overhead = sequential.map((s) => s.completedAt - s.queuedAt - s.agentMs)
@@ -206,7 +221,7 @@ const run = Effect.gen(function* () {
   yield* Console.error(
     [
       `bench: gateway: APPEND to first event ${fixed(latency)} ms`,
-      `  APPEND to task queued ${fixed(intake)} ms; queued to first event ${fixed(setup)} ms`,
+      `  APPEND to task queued ${fixed(intake)} ms; queued to executing ${fixed(waiting)} ms; queued to first event ${fixed(setup)} ms`,
       `  queued to completed ${fixed(total)} ms; agent's own time ${fixed(agent)} ms; overhead ${fixed(overhead)} ms`,
       `  first event to completed, minus the agent's own time ${fixed(afterAgent)} ms`,
       `  podman run --rm <task image> true ${fixed(direct)} ms`,
@@ -216,7 +231,7 @@ const run = Effect.gen(function* () {
   // --- Throughput: Q conversations at once, one daemon life per max_concurrent.
   const throughput: Array<BenchResult> = []
   for (const maxConcurrent of concurrencies) {
-    yield* env.writeConfig({ maxConcurrent, shutdownTimeout: 10 })
+    yield* configure(env, maxConcurrent)
     const wallMs = yield* Effect.scoped(
       Effect.gen(function* () {
         const daemon = yield* startReady(env)
