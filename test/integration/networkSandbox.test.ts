@@ -506,6 +506,8 @@ sec after-direct; for t in "${rig.gateway} ${rig.upstream.port}" "1.1.1.1 443" "
       const proxy = yield* NetworkProxy
       const runtime = yield* ContainerRuntime
       const spec = yield* taskSpec
+      // Other runs on the machine may have sidecar files of their own: only this task's count.
+      const before = yield* secretsFiles
       const started = yield* Deferred.make<ProxyHandle>()
       const task = yield* Effect.scoped(
         Effect.flatMap(proxy.start(spec), (handle) => Deferred.succeed(started, handle)).pipe(
@@ -520,8 +522,8 @@ sec after-direct; for t in "${rig.gateway} ${rig.upstream.port}" "1.1.1.1 443" "
       const mounted = yield* runtime.inspectContainer(sidecars[0]?.id ?? "")
       assert.isTrue(mounted.running)
       assert.isTrue(Option.isSome(yield* runtime.inspectNetwork(network)))
-      const configDirs = yield* secretsFiles
-      assert.isAbove(HashSet.size(configDirs), 0)
+      const configDirs = HashSet.difference(yield* secretsFiles, before)
+      assert.strictEqual(HashSet.size(configDirs), 1)
 
       yield* Fiber.interrupt(task)
       assert.deepStrictEqual(yield* runtime.listContainers(labels), [])
