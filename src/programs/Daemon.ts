@@ -1,6 +1,7 @@
 import { FileSystem } from "@effect/platform"
 import { Context, Duration, Effect, Layer, Option, Ref, Schedule, Stream } from "effect"
 import { EmailChannelLive } from "../layers/EmailChannelLive.js"
+import { SlackChannelLive } from "../layers/SlackChannelLive.js"
 import type { ChannelKind } from "../schema/ChannelKind.js"
 import type { ServerConfig } from "../schema/ServerConfig.js"
 import type { Task } from "../schema/Task.js"
@@ -70,7 +71,7 @@ const proveIsolation = (config: ServerConfig) => {
 type ChannelKey = `${string}/${ChannelKind}`
 const keyOf = (repoId: string, kind: ChannelKind): ChannelKey => `${repoId}/${kind}`
 
-/** Opens every configured channel in the daemon's scope. Slack is not available in this build. */
+/** Opens every configured channel (email, Slack) in the daemon's scope. */
 const openChannels = (config: ServerConfig) =>
   Effect.gen(function* () {
     const channels = new Map<ChannelKey, ChannelShape>()
@@ -80,9 +81,8 @@ const openChannels = (config: ServerConfig) =>
         channels.set(keyOf(repoId, "email"), Context.get(context, Channel))
       }
       if (repo.slack !== undefined) {
-        yield* Effect.logWarning(
-          `${repoId}: the Slack channel is not available in this version; its messages are not read`,
-        )
+        const context = yield* Layer.build(SlackChannelLive({ repoId, config: repo.slack }))
+        channels.set(keyOf(repoId, "slack"), Context.get(context, Channel))
       }
     }
     return channels

@@ -1,6 +1,12 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Option } from "effect"
-import { ignoredBecause, type MessageEvent, messageKeyOf, parseKey, threadKeyOf } from "../../src/layers/slack/events.js"
+import {
+  ignoredBecause,
+  type MessageEvent,
+  messageKeyOf,
+  parseKey,
+  threadKeyOf,
+} from "../../src/layers/slack/events.js"
 import { toMrkdwn, toMrkdwnBlocks } from "../../src/layers/slack/mrkdwn.js"
 import { splitMessage } from "../../src/layers/slack/split.js"
 import { modelRequest, plainText } from "../../src/layers/slack/text.js"
@@ -11,7 +17,10 @@ describe("Markdown to mrkdwn", () => {
     assert.strictEqual(toMrkdwn("# Title"), "*Title*")
     assert.strictEqual(toMrkdwn("use `a<b && c>d`"), "use `a&lt;b &amp;&amp; c&gt;d`")
     assert.strictEqual(toMrkdwn("```ts\nif (a < b) {}\n```"), "```\nif (a &lt; b) {}\n```")
-    assert.strictEqual(toMrkdwn("[the PR](https://github.com/o/r/pull/1)"), "<https://github.com/o/r/pull/1|the PR>")
+    assert.strictEqual(
+      toMrkdwn("[the PR](https://github.com/o/r/pull/1)"),
+      "<https://github.com/o/r/pull/1|the PR>",
+    )
     assert.strictEqual(toMrkdwn("see https://example.com/x"), "see <https://example.com/x>")
     assert.strictEqual(toMrkdwn("<b>raw</b> & more"), "&lt;b&gt;raw&lt;/b&gt; &amp; more")
   })
@@ -34,13 +43,20 @@ describe("Markdown to mrkdwn", () => {
 describe("splitting long answers", () => {
   it("keeps blocks whole and packs them up to the limit", () => {
     const blocks = ["a".repeat(40), "b".repeat(40), "c".repeat(40)]
-    assert.deepStrictEqual(splitMessage(blocks, 90), [`${"a".repeat(40)}\n\n${"b".repeat(40)}`, "c".repeat(40)])
+    assert.deepStrictEqual(splitMessage(blocks, 90), [
+      `${"a".repeat(40)}\n\n${"b".repeat(40)}`,
+      "c".repeat(40),
+    ])
   })
 
   it("cuts an oversized block at lines, an oversized line hard, and reopens code fences", () => {
     const para = ["x".repeat(30), "y".repeat(30), "z".repeat(30)].join("\n")
     assert.deepStrictEqual(splitMessage([para], 65), [`${"x".repeat(30)}\n${"y".repeat(30)}`, "z".repeat(30)])
-    assert.deepStrictEqual(splitMessage(["w".repeat(25)], 10), ["w".repeat(10), "w".repeat(10), "w".repeat(5)])
+    assert.deepStrictEqual(splitMessage(["w".repeat(25)], 10), [
+      "w".repeat(10),
+      "w".repeat(10),
+      "w".repeat(5),
+    ])
     const code = `\`\`\`\n${["1".repeat(20), "2".repeat(20)].join("\n")}\n\`\`\``
     const parts = splitMessage([code], 30)
     assert.deepStrictEqual(parts, [`\`\`\`\n${"1".repeat(20)}\n\`\`\``, `\`\`\`\n${"2".repeat(20)}\n\`\`\``])
@@ -60,22 +76,45 @@ describe("inbound text", () => {
   it("reads mentions, channels, groups and links as plain text without the bot's mention", () => {
     const names = new Map([["U2", "Bob"]])
     assert.strictEqual(
-      plainText("<@UBOT> ask <@U2> in <#C1|general> with <!subteam^S1|@eng> &amp; <!here>: <https://x.io|docs> &lt;3", "UBOT", names),
+      plainText(
+        "<@UBOT> ask <@U2> in <#C1|general> with <!subteam^S1|@eng> &amp; <!here>: <https://x.io|docs> &lt;3",
+        "UBOT",
+        names,
+      ),
       "ask @Bob in #general with @eng & @here: docs (https://x.io) <3",
     )
   })
 
   it("takes a model request at the start only", () => {
     const aliases = { fast: "claude-haiku", deep: "opus" }
-    assert.deepStrictEqual(modelRequest("model: sonnet fix it", aliases), { model: Option.some("sonnet"), text: "fix it" })
-    assert.deepStrictEqual(modelRequest("model:fast fix it", aliases), { model: Option.some("claude-haiku"), text: "fix it" })
-    assert.deepStrictEqual(modelRequest("deep: think", aliases), { model: Option.some("opus"), text: "think" })
-    assert.deepStrictEqual(modelRequest("Note: nothing", aliases), { model: Option.none(), text: "Note: nothing" })
+    assert.deepStrictEqual(modelRequest("model: sonnet fix it", aliases), {
+      model: Option.some("sonnet"),
+      text: "fix it",
+    })
+    assert.deepStrictEqual(modelRequest("model:fast fix it", aliases), {
+      model: Option.some("claude-haiku"),
+      text: "fix it",
+    })
+    assert.deepStrictEqual(modelRequest("deep: think", aliases), {
+      model: Option.some("opus"),
+      text: "think",
+    })
+    assert.deepStrictEqual(modelRequest("Note: nothing", aliases), {
+      model: Option.none(),
+      text: "Note: nothing",
+    })
   })
 })
 
 describe("events", () => {
-  const base: MessageEvent = { type: "message", channel: "C1", user: "U1", text: "hi", ts: "1.000002", files: [] }
+  const base: MessageEvent = {
+    type: "message",
+    channel: "C1",
+    user: "U1",
+    text: "hi",
+    ts: "1.000002",
+    files: [],
+  }
 
   it("ignores bots, our own posts and edits; keeps file shares", () => {
     assert.isTrue(Option.isSome(ignoredBecause({ ...base, bot_id: "B1" }, "UBOT")))
@@ -90,7 +129,10 @@ describe("events", () => {
     assert.strictEqual(messageKeyOf(reply), "C1:1.000002:1.000009")
     assert.strictEqual(threadKeyOf(reply), "C1:1.000002:1.000002")
     assert.strictEqual(threadKeyOf(base), messageKeyOf(base))
-    assert.deepStrictEqual(parseKey(messageKeyOf(reply)), Option.some({ channel: "C1", threadTs: "1.000002" }))
+    assert.deepStrictEqual(
+      parseKey(messageKeyOf(reply)),
+      Option.some({ channel: "C1", threadTs: "1.000002" }),
+    )
     assert.isTrue(Option.isNone(parseKey("<abc@example.com>")))
   })
 })

@@ -120,7 +120,10 @@ export const makeFakeSlack = (): Effect.Effect<FakeSlackShape, ServeError, Scope
     const next = Ref.updateAndGet(counter, (n) => n + 1)
     let origin = ""
 
-    const nextTs = Effect.map(next, (n) => `1700000${String(n).padStart(3, "0")}.${String(n).padStart(6, "0")}`)
+    const nextTs = Effect.map(
+      next,
+      (n) => `1700000${String(n).padStart(3, "0")}.${String(n).padStart(6, "0")}`,
+    )
 
     const takeFailure = (method: string) =>
       Ref.modify(failures, (all): readonly [Option.Option<Failure>, ReadonlyArray<ScriptedFailure>] => {
@@ -192,7 +195,9 @@ export const makeFakeSlack = (): Effect.Effect<FakeSlackShape, ServeError, Scope
       try {
         const parsed: unknown = JSON.parse(text)
         const id =
-          typeof parsed === "object" && parsed !== null && "envelope_id" in parsed ? parsed.envelope_id : undefined
+          typeof parsed === "object" && parsed !== null && "envelope_id" in parsed
+            ? parsed.envelope_id
+            : undefined
         if (typeof id === "string") return Ref.update(acks, (all) => [...all, id])
       } catch {
         // Not JSON: nothing a Socket Mode client sends.
@@ -240,7 +245,8 @@ export const makeFakeSlack = (): Effect.Effect<FakeSlackShape, ServeError, Scope
         return HttpServerResponse.text("OK - uploaded")
       }
       if (url.pathname.startsWith("/files/")) {
-        if (authorization !== `Bearer ${botToken}`) return HttpServerResponse.text("forbidden", { status: 403 })
+        if (authorization !== `Bearer ${botToken}`)
+          return HttpServerResponse.text("forbidden", { status: 403 })
         const bytes = (yield* Ref.get(files)).get(decodeURIComponent(url.pathname.slice("/files/".length)))
         return bytes === undefined
           ? HttpServerResponse.text("not found", { status: 404 })
@@ -271,7 +277,8 @@ export const makeFakeSlack = (): Effect.Effect<FakeSlackShape, ServeError, Scope
     const server = yield* NodeHttpServer.make(() => nodeServer, { host: "127.0.0.1", port: 0 })
     yield* Effect.addFinalizer(() =>
       Effect.gen(function* () {
-        for (const c of yield* Ref.get(connections)) yield* c.close
+        for (const c of yield* Ref.get(connections))
+          yield* c.close.pipe(Effect.timeout("1 second"), Effect.ignore)
         nodeServer.closeAllConnections()
       }),
     )
@@ -286,9 +293,15 @@ export const makeFakeSlack = (): Effect.Effect<FakeSlackShape, ServeError, Scope
       addUser: (user) => Ref.update(users, (m) => new Map(m).set(user.id, user)),
       addGroup: (group) => Ref.update(groups, (all) => [...all, group]),
       addFile: (name, bytes) =>
-        Effect.as(Ref.update(files, (m) => new Map(m).set(name, bytes)), `${origin}/files/${encodeURIComponent(name)}`),
+        Effect.as(
+          Ref.update(files, (m) => new Map(m).set(name, bytes)),
+          `${origin}/files/${encodeURIComponent(name)}`,
+        ),
       failNext: (m, failure, times = 1) =>
-        Ref.update(failures, (all) => [...all, ...Array.from({ length: times }, () => ({ method: m, failure }))]),
+        Ref.update(failures, (all) => [
+          ...all,
+          ...Array.from({ length: times }, () => ({ method: m, failure })),
+        ]),
       pushEvent: (event) =>
         Effect.gen(function* () {
           const n = yield* next
@@ -320,9 +333,9 @@ export const makeFakeSlack = (): Effect.Effect<FakeSlackShape, ServeError, Scope
         open: Effect.map(Ref.get(connections), (c) => c.length),
         opened: Ref.get(opened),
       }),
-      dropConnections: Effect.flatMap(Ref.get(connections), (all) => Effect.forEach(all, (c) => c.close)).pipe(
-        Effect.asVoid,
-      ),
+      dropConnections: Effect.flatMap(Ref.get(connections), (all) =>
+        Effect.forEach(all, (c) => c.close),
+      ).pipe(Effect.asVoid),
       setRefusing: (r) => Ref.set(refusing, r),
     }
     return shape

@@ -122,7 +122,7 @@ const indent = (text: string, prefix: string, first: string): string =>
 const listItem = (item: Tokens.ListItem, marker: string): string => {
   const box = item.task ? (item.checked === true ? "☑ " : "☐ ") : ""
   const body = blocks(item.tokens).join(item.loose ? "\n\n" : "\n")
-  return indent(`${box}${body}`, " ".repeat(marker.length + 2), marker)
+  return indent(`${box}${body}`, " ".repeat(marker.length), marker)
 }
 
 const list = (token: Tokens.List): string => {
