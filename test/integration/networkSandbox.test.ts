@@ -306,6 +306,7 @@ layer(Sandbox, { excludeTestServices: true, timeout: "600 seconds" })("network s
             const handle = yield* proxy.start(spec)
             const script = `${curlPrelude}
 sec allowed; c https://api.test/allowed/x
+sec system-store; env -u CURL_CA_BUNDLE -u SSL_CERT_FILE -u REQUESTS_CA_BUNDLE curl -sS --max-time 8 -o /dev/null -w 'status=%{http_code}\n' https://api.test/allowed/x 2>&1
 sec blocked-http; c http://api.test/secret
 sec blocked-host; c https://blocked.test/
 sec blocked-path; c https://api.test/secret
@@ -365,6 +366,8 @@ sec secrets-mounts; awk '$5 != "/" && $5 !~ /^\\/(proc|sys|dev)/ { print $5 }' /
 
         assert.strictEqual(statusOf(s.allowed), 200, s.allowed)
         assert.include(s.allowed, '"url":"/allowed/x"')
+        // Tools that read only the system store trust the proxy too (the entrypoint added its CA).
+        assert.strictEqual(statusOf(s["system-store"]), 200, s["system-store"])
 
         for (const [name, host, path, method] of [
           ["blocked-host", "blocked.test", "/", "GET"],

@@ -18,10 +18,17 @@ set -eu
 export IS_SANDBOX=1
 ca=${proxyCaTarget}
 if [ -f "$ca" ]; then
-  if command -v update-ca-certificates >/dev/null 2>&1; then
+  # Appending to the bundle (and linking the CA under its hash for directory lookups) is what
+  # update-ca-certificates would do for one certificate, without its ~1.3 s rebuild of the whole
+  # store at every task start.
+  bundle=/etc/ssl/certs/ca-certificates.crt
+  if [ -w "$bundle" ]; then
+    cat "$ca" >>"$bundle"
+    if command -v openssl >/dev/null 2>&1; then
+      ln -sf "$ca" "/etc/ssl/certs/$(openssl x509 -hash -noout -in "$ca").0" 2>/dev/null || true
+    fi
+  elif command -v update-ca-certificates >/dev/null 2>&1; then
     update-ca-certificates >/dev/null 2>&1 || echo "airut: update-ca-certificates failed; the CA is still given by NODE_EXTRA_CA_CERTS and SSL_CERT_FILE" >&2
-  elif [ -w /etc/ssl/certs/ca-certificates.crt ]; then
-    cat "$ca" >>/etc/ssl/certs/ca-certificates.crt
   fi
 fi
 exec ${kind === "agent" ? `${agentMountTargets.claudeBinary} "$@"` : '"$@"'}
