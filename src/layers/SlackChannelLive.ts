@@ -429,6 +429,9 @@ export const makeSlackChannel = (
     )
     yield* Effect.addFinalizer(() =>
       call("disconnect", () => socket.disconnect()).pipe(
+        // Finalizers run uninterruptibly: without this the timeout could not end the wait, and
+        // the library waits up to 30 s for a close handshake a dead server never sends.
+        Effect.interruptible,
         Effect.timeout("5 seconds"),
         Effect.catchAll((e) => Effect.logDebug("slack: disconnect did not finish cleanly", e)),
       ),
