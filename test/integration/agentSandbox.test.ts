@@ -25,7 +25,7 @@ import { NetworkProxy, type ProxySpec } from "../../src/services/NetworkProxy.js
 import { ProxyCa } from "../../src/services/ProxyCa.js"
 import { makeTestPki, type TestPki } from "../proxy/support.js"
 import { type FakeAnthropicShape, makeFakeAnthropic, Turn, writeFile } from "../support/FakeAnthropic.js"
-import { claudeVersion, TestClaudeBinary } from "./support/claude.js"
+import { claudeApiAllowlist, claudeVersion, TestClaudeBinary } from "./support/claude.js"
 import { PodmanRuntimeRemovingImages } from "./support/images.js"
 import { baseImage } from "./support/podman.js"
 import { acquireEgress, buildProxyBundle } from "./support/sandbox.js"
@@ -100,18 +100,6 @@ const TestLayer = Layer.mergeAll(
   Layer.provideMerge(NodeContext.layer),
 )
 
-// What Claude Code needs on api.anthropic.com: the Messages API, and its settings, policy and
-// telemetry calls (allowed here so their requests show in the log; the fake answers 404/200).
-const allowlistYaml = `
-url_prefixes:
-  - host: api.anthropic.com
-    path: /v1/messages?*
-    methods: [POST]
-  - host: api.anthropic.com
-    path: /api/*
-    methods: [GET, POST]
-`
-
 layer(TestLayer, { excludeTestServices: true, timeout: "900 seconds" })(
   "AgentExecutor in the network sandbox",
   (it) => {
@@ -136,7 +124,7 @@ layer(TestLayer, { excludeTestServices: true, timeout: "900 seconds" })(
           const spec: ProxySpec = {
             taskId: task.id,
             conversationId: conversation.id,
-            allowlist: yield* decodeNetworkAllowlist(allowlistYaml),
+            allowlist: yield* decodeNetworkAllowlist(claudeApiAllowlist),
             maskedSecrets: {
               ANTHROPIC_API_KEY: Schema.decodeUnknownSync(MaskedSecret)({
                 value: realKey,

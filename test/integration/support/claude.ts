@@ -8,6 +8,19 @@ import { ClaudeBinary } from "../../../src/services/ClaudeBinary.js"
 export const claudeVersion = "2.1.330"
 
 /**
+ * The allowlist Claude Code needs on api.anthropic.com: the Messages API, and its settings,
+ * policy and telemetry calls (allowed so their requests show in the log; the fake answers them).
+ */
+export const claudeApiAllowlist = `url_prefixes:
+  - host: api.anthropic.com
+    path: /v1/messages?*
+    methods: [POST]
+  - host: api.anthropic.com
+    path: /api/*
+    methods: [GET, POST]
+`
+
+/**
  * The binary cache on a directory shared by every test run on this machine
  * (`AIRUT_TEST_CACHE_DIR`, default /var/cache/airut-test), so CI downloads the ~175 MB package
  * once and later runs only verify it.

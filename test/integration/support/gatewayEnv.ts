@@ -21,7 +21,7 @@ import { type Duration, Effect, Layer, Option, Queue, Ref, Schedule, type Scope,
 import { ContainerRuntime } from "../../../src/services/ContainerRuntime.js"
 import { makeTestPki } from "../../proxy/support.js"
 import { bash, type FakeAnthropicShape, makeFakeAnthropic, Turn } from "../../support/FakeAnthropic.js"
-import { claudeBinaryPath, claudeVersion, TestClaudeBinary } from "./claude.js"
+import { claudeApiAllowlist, claudeBinaryPath, claudeVersion, TestClaudeBinary } from "./claude.js"
 import { type Dovecot, startDovecot } from "./dovecot.js"
 import { mime, trustedAuthservId } from "./emailEnv.js"
 import { baseImage, PodmanRuntime } from "./podman.js"
@@ -47,15 +47,8 @@ RUN apt-get update \\
  && git config --system --add safe.directory '*'
 `
 
-/** What Claude Code needs on api.anthropic.com: the Messages API and its settings/telemetry calls. */
-export const fixtureAllowlist = `url_prefixes:
-  - host: api.anthropic.com
-    path: /v1/messages?*
-    methods: [POST]
-  - host: api.anthropic.com
-    path: /api/*
-    methods: [GET, POST]
-`
+/** The fixture repository's allowlist: what Claude Code needs, nothing more. */
+export const fixtureAllowlist = claudeApiAllowlist
 
 /**
  * The acceptance scenario's model script: run the Bash tool to create and commit hello.txt, then

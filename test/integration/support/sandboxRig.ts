@@ -20,7 +20,7 @@ import { ProxyCa } from "../../../src/services/ProxyCa.js"
 import type { TaskNetwork } from "../../../src/services/Sandbox.js"
 import { makeTestPki, type TestPki } from "../../proxy/support.js"
 import { type FakeAnthropicShape, makeFakeAnthropic } from "../../support/FakeAnthropic.js"
-import { TestClaudeBinary } from "./claude.js"
+import { claudeApiAllowlist, TestClaudeBinary } from "./claude.js"
 import { PodmanRuntimeRemovingImages } from "./images.js"
 import { baseImage } from "./podman.js"
 import { acquireEgress, buildProxyBundle, type HostUpstream, hostUpstream } from "./sandbox.js"
@@ -43,17 +43,9 @@ export interface RigShape {
 export class Rig extends Context.Tag("test/SandboxLibraryRig")<Rig, RigShape>() {}
 
 /** The allowlist the rig's tasks use: allowed.example, and the API paths Claude Code calls. */
-export const allowlistYaml = `
-domains:
+export const allowlistYaml = `domains:
   - allowed.example
-url_prefixes:
-  - host: api.anthropic.com
-    path: /v1/messages?*
-    methods: [POST]
-  - host: api.anthropic.com
-    path: /api/*
-    methods: [GET, POST]
-`
+${claudeApiAllowlist}`
 
 // curl for the commands; the agent overlay runs the mounted Claude binary on the same image.
 export const dockerfile = `FROM ${baseImage}
