@@ -1,5 +1,5 @@
 import { FileSystem, Path } from "@effect/platform"
-import { Data, Effect, Either, Layer, Option, Redacted } from "effect"
+import { Data, Duration, Effect, Either, Layer, Option, Redacted } from "effect"
 import { clearOutboxFiles, listOutboxFiles, saveAttachments } from "../programs/attachments.js"
 import type { AgentRequest } from "../schema/AgentRequest.js"
 import { replyTargetOf } from "../schema/ChannelReply.js"
@@ -278,6 +278,9 @@ export const makeTaskRunner = Effect.gen(function* () {
             ...Option.match(sandbox, { onNone: () => ({}), onSome: (s) => s.env }),
           },
           limits: repoConfig.resource_limits,
+          ...(repoConfig.resource_limits.timeout === undefined
+            ? {}
+            : { timeout: Duration.seconds(repoConfig.resource_limits.timeout) }),
           ...Option.match(sandbox, { onNone: () => ({}), onSome: (s) => ({ sandbox: s.sandbox }) }),
         }
 

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { NodeContext } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { DateTime, Effect, Layer, Option, Redacted, Ref, Schema, Stream } from "effect"
+import { DateTime, Duration, Effect, Layer, Option, Redacted, Ref, Schema, Stream } from "effect"
 import { AgentExecutorTest, answered, FakeAgent } from "../../src/layers/AgentExecutorTest.js"
 import { ConversationStoreMemory } from "../../src/layers/ConversationStoreMemory.js"
 import { GitMirrorLive } from "../../src/layers/GitMirrorLive.js"
@@ -14,7 +14,7 @@ import { SafeFileName } from "../../src/schema/FileName.js"
 import type { InboundMessage } from "../../src/schema/InboundMessage.js"
 import { ServerConfig } from "../../src/schema/ServerConfig.js"
 import type { AgentFailure } from "../../src/services/AgentExecutor.js"
-import { ContainerFailed } from "../../src/services/AgentExecutor.js"
+import { ContainerFailed, TaskTimeout } from "../../src/services/AgentExecutor.js"
 import { AirutPaths } from "../../src/services/AirutPaths.js"
 import type { ChannelShape } from "../../src/services/Channel.js"
 import { ConversationStore } from "../../src/services/ConversationStore.js"
@@ -345,6 +345,28 @@ describe("TaskRunnerLive", () => {
       const [request] = out.requests
       assert.isUndefined(request?.sandbox)
       assert.isUndefined(request?.env.API_KEY)
+    })
+  })
+
+  it.live("resource_limits.timeout bounds the run; a timeout is answered and the work is kept", () => {
+    const f = fixture()
+    return Effect.gen(function* () {
+      const out = yield* runOnce(f, configFor(f, { resource_limits: { timeout: 600 } }), {
+        respond: {
+          respond: (request) =>
+            Effect.fail(
+              new TaskTimeout({
+                timeoutMs: Duration.toMillis(request.timeout ?? Duration.zero),
+                sessionId: Option.some("session-7"),
+              }),
+            ),
+        },
+      })
+      const [request] = out.requests
+      assert.deepStrictEqual(request?.timeout, Duration.seconds(600))
+      assert.deepStrictEqual(out.result.reason, "timeout")
+      assert.include(out.errors[0] ?? "", "did not finish within 10m")
+      assert.include(out.errors[0] ?? "", "reply to this message to let it continue")
     })
   })
 
