@@ -115,3 +115,12 @@ export const makeProxyCa = Effect.gen(function* () {
 })
 
 export const ProxyCaLive = Layer.effect(ProxyCa, makeProxyCa)
+
+/**
+ * The CA, made when the layer is built if it does not exist yet: what a program that starts
+ * proxies wants, so no task pays for (or fails on) the first generation.
+ */
+export const ProxyCaEnsuredLive = Layer.effect(
+  ProxyCa,
+  Effect.tap(makeProxyCa, (ca) => ca.ensure),
+)

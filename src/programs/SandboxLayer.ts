@@ -6,13 +6,12 @@ import { ConversationStoreMemory } from "../layers/ConversationStoreMemory.js"
 import { DockerRuntimeLive } from "../layers/DockerRuntimeLive.js"
 import { ImageCacheLive } from "../layers/ImageCacheLive.js"
 import { NetworkIsolationLive } from "../layers/NetworkIsolationLive.js"
-import { ProxyCaLive } from "../layers/ProxyCaLive.js"
+import { ProxyCaEnsuredLive } from "../layers/ProxyCaLive.js"
 import { ProxySidecarLive } from "../layers/ProxySidecarLive.js"
 import { SandboxLive } from "../layers/SandboxLive.js"
 import { SecretRedactorLive } from "../layers/SecretRedactorLive.js"
 import { SidecarImagesLive } from "../layers/SidecarImagesLive.js"
 import { AirutPaths } from "../services/AirutPaths.js"
-import { ProxyCa } from "../services/ProxyCa.js"
 import { proxyBundlePath } from "./proxyBundle.js"
 
 export interface SandboxLayerOptions {
@@ -57,9 +56,7 @@ export const SandboxLayer = (options: SandboxLayerOptions) =>
           configFile: `${options.stateDir}/airut.yaml`,
           stateDir: options.stateDir,
         })
-        const ca = ProxyCaLive.pipe(
-          Layer.tap((context) => Effect.flatMap(ProxyCa, (c) => c.ensure).pipe(Effect.provide(context))),
-        )
+        const ca = ProxyCaEnsuredLive
         const sidecarImages = SidecarImagesLive({
           proxyBundle,
           prefix: imagePrefix,

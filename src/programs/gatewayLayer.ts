@@ -5,7 +5,7 @@ import { DockerRuntimeLive } from "../layers/DockerRuntimeLive.js"
 import { GitMirrorLive } from "../layers/GitMirrorLive.js"
 import { ImageCacheLive } from "../layers/ImageCacheLive.js"
 import { NetworkIsolationLive } from "../layers/NetworkIsolationLive.js"
-import { ProxyCaLive } from "../layers/ProxyCaLive.js"
+import { ProxyCaEnsuredLive } from "../layers/ProxyCaLive.js"
 import { ProxySidecarLive } from "../layers/ProxySidecarLive.js"
 import { SidecarImagesLive } from "../layers/SidecarImagesLive.js"
 import { SqliteStoreLive } from "../layers/SqliteStoreLive.js"
@@ -14,7 +14,6 @@ import { TaskSupervisorLive } from "../layers/TaskSupervisorLive.js"
 import type { ServerConfig } from "../schema/ServerConfig.js"
 import { AirutPaths } from "../services/AirutPaths.js"
 import { GatewayConfig } from "../services/GatewayConfig.js"
-import { ProxyCa } from "../services/ProxyCa.js"
 import type { Installation } from "./cli/installation.js"
 import { sidecarSecretsDir, storeFile } from "./cli/installation.js"
 import { proxyBundlePath } from "./proxyBundle.js"
@@ -31,9 +30,7 @@ export const gatewayLayer = (installation: Installation, config: Ref.Ref<ServerC
       const namePrefix = start.container.image_prefix
       const imagePrefix = `localhost/${namePrefix}`
       const upstreamDns = start.network.upstream_dns
-      const ca = ProxyCaLive.pipe(
-        Layer.tap((context) => Effect.flatMap(ProxyCa, (c) => c.ensure).pipe(Effect.provide(context))),
-      )
+      const ca = ProxyCaEnsuredLive
       const isolation = NetworkIsolationLive({ namePrefix })
       const proxy = ProxySidecarLive({
         namePrefix,

@@ -9,7 +9,7 @@ import { AgentExecutorLive } from "../../src/layers/AgentExecutorLive.js"
 import { ConversationStoreMemory } from "../../src/layers/ConversationStoreMemory.js"
 import { ImageCacheLive } from "../../src/layers/ImageCacheLive.js"
 import { NetworkIsolationLive } from "../../src/layers/NetworkIsolationLive.js"
-import { ProxyCaLive } from "../../src/layers/ProxyCaLive.js"
+import { ProxyCaEnsuredLive } from "../../src/layers/ProxyCaLive.js"
 import { ProxySidecarLive } from "../../src/layers/ProxySidecarLive.js"
 import { SecretRedactorLive } from "../../src/layers/SecretRedactorLive.js"
 import { SidecarImagesLive } from "../../src/layers/SidecarImagesLive.js"
@@ -22,7 +22,6 @@ import { ContainerRuntime } from "../../src/services/ContainerRuntime.js"
 import { ConversationStore } from "../../src/services/ConversationStore.js"
 import { ImageCache } from "../../src/services/ImageCache.js"
 import { NetworkProxy, type ProxySpec } from "../../src/services/NetworkProxy.js"
-import { ProxyCa } from "../../src/services/ProxyCa.js"
 import { makeTestPki, type TestPki } from "../proxy/support.js"
 import { type FakeAnthropicShape, makeFakeAnthropic, Turn, writeFile } from "../support/FakeAnthropic.js"
 import { claudeApiAllowlist, claudeVersion, TestClaudeBinary } from "./support/claude.js"
@@ -78,10 +77,7 @@ const StateDir = Layer.scoped(
     (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true })),
   ).pipe(Effect.map((stateDir) => ({ configFile: join(stateDir, "airut.yaml"), stateDir }))),
 )
-const Ca = ProxyCaLive.pipe(
-  Layer.tap((context) => Effect.flatMap(ProxyCa, (ca) => ca.ensure).pipe(Effect.provide(context))),
-  Layer.provide(StateDir),
-)
+const Ca = ProxyCaEnsuredLive.pipe(Layer.provide(StateDir))
 const Images = Layer.unwrapEffect(
   Effect.map(buildProxyBundle, (proxyBundle) => SidecarImagesLive({ proxyBundle })),
 )

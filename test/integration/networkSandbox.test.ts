@@ -21,7 +21,7 @@ import {
 import { ConversationStoreMemory } from "../../src/layers/ConversationStoreMemory.js"
 import { ImageCacheLive } from "../../src/layers/ImageCacheLive.js"
 import { NetworkIsolationLive } from "../../src/layers/NetworkIsolationLive.js"
-import { ProxyCaLive } from "../../src/layers/ProxyCaLive.js"
+import { ProxyCaEnsuredLive } from "../../src/layers/ProxyCaLive.js"
 import { ProxySidecarLive } from "../../src/layers/ProxySidecarLive.js"
 import { SidecarImagesLive } from "../../src/layers/SidecarImagesLive.js"
 import { MaskedSecret } from "../../src/schema/Credentials.js"
@@ -35,7 +35,7 @@ import { ConversationStore } from "../../src/services/ConversationStore.js"
 import { ImageCache } from "../../src/services/ImageCache.js"
 import type { NetworkIsolation } from "../../src/services/NetworkIsolation.js"
 import { NetworkProxy, type ProxyHandle, type ProxySpec } from "../../src/services/NetworkProxy.js"
-import { ProxyCa } from "../../src/services/ProxyCa.js"
+import type { ProxyCa } from "../../src/services/ProxyCa.js"
 import { SidecarImages } from "../../src/services/SidecarImages.js"
 import { makeTestPki, type TestPki } from "../proxy/support.js"
 import { baseImage, PodmanRuntime } from "./support/podman.js"
@@ -93,8 +93,7 @@ const Engine = Layer.mergeAll(PodmanRuntime, NodeContext.layer)
 const Images = Layer.unwrapEffect(
   Effect.map(buildProxyBundle, (proxyBundle) => SidecarImagesLive({ proxyBundle })),
 )
-const Ca = ProxyCaLive.pipe(
-  Layer.tap((context) => Effect.flatMap(ProxyCa, (ca) => ca.ensure).pipe(Effect.provide(context))),
+const Ca = ProxyCaEnsuredLive.pipe(
   Layer.provide(Layer.succeed(AirutPaths, { configFile: join(stateDir, "airut.yaml"), stateDir })),
 )
 const Sandbox = ProxySidecarLive({ namePrefix: prefix, egressNetwork: egressName }).pipe(

@@ -8,7 +8,7 @@ import { AgentExecutorLive } from "../../../src/layers/AgentExecutorLive.js"
 import { ConversationStoreMemory } from "../../../src/layers/ConversationStoreMemory.js"
 import { ImageCacheLive } from "../../../src/layers/ImageCacheLive.js"
 import { NetworkIsolationLive } from "../../../src/layers/NetworkIsolationLive.js"
-import { ProxyCaLive } from "../../../src/layers/ProxyCaLive.js"
+import { ProxyCaEnsuredLive } from "../../../src/layers/ProxyCaLive.js"
 import { ProxySidecarLive } from "../../../src/layers/ProxySidecarLive.js"
 import { SandboxLive } from "../../../src/layers/SandboxLive.js"
 import { SecretRedactorLive } from "../../../src/layers/SecretRedactorLive.js"
@@ -16,7 +16,6 @@ import { SidecarImagesLive } from "../../../src/layers/SidecarImagesLive.js"
 import { MaskedSecret } from "../../../src/schema/Credentials.js"
 import type { NetworkAllowlist } from "../../../src/schema/NetworkAllowlist.js"
 import { AirutPaths } from "../../../src/services/AirutPaths.js"
-import { ProxyCa } from "../../../src/services/ProxyCa.js"
 import type { TaskNetwork } from "../../../src/services/Sandbox.js"
 import { makeTestPki, type TestPki } from "../../proxy/support.js"
 import { type FakeAnthropicShape, makeFakeAnthropic } from "../../support/FakeAnthropic.js"
@@ -83,10 +82,7 @@ export const makeSandboxRig = () => {
       (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true })),
     ).pipe(Effect.map((stateDir) => ({ configFile: join(stateDir, "airut.yaml"), stateDir }))),
   )
-  const Ca = ProxyCaLive.pipe(
-    Layer.tap((context) => Effect.flatMap(ProxyCa, (ca) => ca.ensure).pipe(Effect.provide(context))),
-    Layer.provide(StateDir),
-  )
+  const Ca = ProxyCaEnsuredLive.pipe(Layer.provide(StateDir))
   const Images = Layer.unwrapEffect(
     Effect.map(buildProxyBundle, (proxyBundle) => SidecarImagesLive({ proxyBundle })),
   )
