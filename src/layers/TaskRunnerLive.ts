@@ -1,7 +1,7 @@
 import { FileSystem, Path } from "@effect/platform"
-import { Data, Duration, Effect, Either, Layer, Option, Redacted } from "effect"
+import { Data, Duration, Effect, Either, Layer, Option, Redacted, Schema } from "effect"
 import { clearOutboxFiles, listOutboxFiles, saveAttachments } from "../programs/attachments.js"
-import type { AgentRequest } from "../schema/AgentRequest.js"
+import { type AgentRequest, Effort } from "../schema/AgentRequest.js"
 import { replyTargetOf } from "../schema/ChannelReply.js"
 import type { Conversation } from "../schema/Conversation.js"
 import {
@@ -185,7 +185,7 @@ export const makeTaskRunner = Effect.gen(function* () {
     footer: string,
   ) =>
     Effect.gen(function* () {
-      const latest = job.messages[job.messages.length - 1] ?? job.messages[0]
+      const latest = latestOf(job)
       const target = replyTargetOf(latest, conversation.id)
       const files = yield* listOutboxFiles(dirs.outbox).pipe(Effect.mapError(failedAt("reading the outbox")))
       const sent = yield* job.channel.reply(target, { text, footer: Option.some(footer), outboxFiles: files })
@@ -199,7 +199,7 @@ export const makeTaskRunner = Effect.gen(function* () {
     })
 
   const tellFailure = (job: TaskJob, conversationId: Conversation["id"], report: FailureReport) => {
-    const latest = job.messages[job.messages.length - 1] ?? job.messages[0]
+    const latest = latestOf(job)
     return job.channel.replyError(replyTargetOf(latest, conversationId), report.text).pipe(
       Effect.flatMap((sent) => store.addThreadKeys(conversationId, [sent.messageId])),
       Effect.as<TaskResult>({ reason: report.reason, detail: report.detail }),
@@ -345,8 +345,10 @@ export const makeTaskRunner = Effect.gen(function* () {
   return TaskRunner.of({ run })
 })
 
-const efforts = ["low", "medium", "high", "xhigh", "max"] as const
-const isEffort = (s: string): s is (typeof efforts)[number] => efforts.some((e) => e === s)
+const isEffort = Schema.is(Effort)
+
+/** The answer goes to the newest message of the run (coalesced ones are older). */
+const latestOf = (job: TaskJob) => job.messages[job.messages.length - 1] ?? job.messages[0]
 
 /** Requires the store, git mirror, image cache, isolation probe, proxy, executor and the live config. */
 export const TaskRunnerLive = Layer.effect(TaskRunner, makeTaskRunner)
