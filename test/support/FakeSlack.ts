@@ -2,7 +2,7 @@ import * as Http from "node:http"
 import { HttpServerRequest, HttpServerResponse, Socket } from "@effect/platform"
 import type { ServeError } from "@effect/platform/HttpServerError"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Clock, Effect, Option, Ref, type Scope } from "effect"
+import { Clock, Effect, Exit, Option, Ref, Schedule, Scope } from "effect"
 
 /**
  * A local stand-in for Slack that the real `@slack/web-api` and `@slack/socket-mode` clients
@@ -273,16 +273,30 @@ export const makeFakeSlack = (): Effect.Effect<FakeSlackShape, ServeError, Scope
       return yield* method(name, params)
     }).pipe(Effect.catchAll(() => Effect.succeed(HttpServerResponse.text("bad request", { status: 400 }))))
 
+    // The server lives in a scope of its own, closed by the one finalizer below once every
+    // Socket Mode connection is gone: the platform's WebSocket server registers its release
+    // lazily (at the first upgrade), and that release waits for all clients to leave, so in
+    // the caller's scope it would run first and wait forever on a still-connected client.
     const nodeServer = Http.createServer()
-    const server = yield* NodeHttpServer.make(() => nodeServer, { host: "127.0.0.1", port: 0 })
+    const serverScope = yield* Scope.make()
     yield* Effect.addFinalizer(() =>
       Effect.gen(function* () {
+        yield* Ref.set(refusing, true)
         for (const c of yield* Ref.get(connections))
           yield* c.close.pipe(Effect.timeout("1 second"), Effect.ignore)
+        yield* Ref.get(connections).pipe(
+          Effect.repeat({ until: (open) => open.length === 0, schedule: Schedule.spaced("10 millis") }),
+          Effect.timeout("2 seconds"),
+          Effect.ignore,
+        )
         nodeServer.closeAllConnections()
+        yield* Scope.close(serverScope, Exit.void)
       }),
     )
-    yield* server.serve(app)
+    const server = yield* NodeHttpServer.make(() => nodeServer, { host: "127.0.0.1", port: 0 }).pipe(
+      Scope.extend(serverScope),
+    )
+    yield* server.serve(app).pipe(Scope.extend(serverScope))
     const address = server.address
     const port = address._tag === "TcpAddress" ? address.port : 0
     origin = `http://127.0.0.1:${port}`
