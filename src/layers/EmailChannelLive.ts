@@ -475,6 +475,8 @@ export const makeEmailChannel = (
       reply,
       replyError,
       notifyStarted,
+      // A sent email cannot change; the person hears back when the task is done.
+      progress: () => Effect.void,
       health: SubscriptionRef.get(health),
       healthChanges: health.changes,
     })

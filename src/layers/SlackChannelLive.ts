@@ -38,6 +38,7 @@ import type { ReplyContent, ReplyTarget, SentReply } from "../schema/ChannelRepl
 import { sanitizeFileName } from "../schema/FileName.js"
 import type { InboundAttachment, InboundMessage, MessageReceipt } from "../schema/InboundMessage.js"
 import type { SlackConfig } from "../schema/ServerConfig.js"
+import { TaskProgress } from "../schema/TaskProgress.js"
 import {
   Channel,
   ChannelError,
@@ -62,9 +63,10 @@ import {
   threadKeyOf,
 } from "./slack/events.js"
 import { toMrkdwn, toMrkdwnBlocks } from "./slack/mrkdwn.js"
+import { planText } from "./slack/plan.js"
 import { splitMessage } from "./slack/split.js"
-import { makeStatusUpdater, type StatusUpdater } from "./slack/status.js"
 import { mentionedUsers, modelRequest, plainText } from "./slack/text.js"
+import { makeThrottledSetter, type ThrottledSetter } from "./slack/throttle.js"
 
 export interface SlackChannelOptions {
   readonly repoId: string
@@ -456,40 +458,67 @@ export const makeSlackChannel = (
         Option.flatMap(Option.fromNullable(target.references[target.references.length - 1]), parseKey),
       )
 
-    const statuses = yield* Ref.make(HashMap.empty<string, StatusUpdater>())
-    const statusFibers = yield* FiberSet.make()
+    // The live things of a thread while its task runs: the assistant status (DMs only, where
+    // Slack has it) and the plan message. Keyed `status|<thread>` and `plan|<thread>`.
+    const lives = yield* Ref.make(HashMap.empty<string, ThrottledSetter>())
+    const liveFibers = yield* FiberSet.make()
     const threadId = (thread: ThreadRef) => messageKey(thread.channel, thread.threadTs, thread.threadTs)
-    /** Ends the live status of a thread: its answer is there. */
-    const finishStatus = (target: ReplyTarget) =>
+    /** Ends the live things of a thread: its answer is there, and the plan shows its last state. */
+    const finishLive = (target: ReplyTarget) =>
       Option.match(threadOf(target), {
         onNone: () => Effect.void,
         onSome: (thread) =>
           Effect.gen(function* () {
             const id = threadId(thread)
-            const known = HashMap.get(yield* Ref.get(statuses), id)
-            yield* Ref.update(statuses, HashMap.remove(id))
-            if (Option.isSome(known)) yield* known.value.finish
+            const all = yield* Ref.getAndUpdate(lives, (m) =>
+              HashMap.remove(HashMap.remove(m, `status|${id}`), `plan|${id}`),
+            )
+            const status = HashMap.get(all, `status|${id}`)
+            const plan = HashMap.get(all, `plan|${id}`)
+            if (Option.isSome(status)) yield* status.value.finish({ flush: false })
+            if (Option.isSome(plan)) yield* plan.value.finish({ flush: true })
           }),
       })
-    const statusOf = (thread: ThreadRef) =>
+    const liveOf = (key: string, send: (value: string) => Effect.Effect<unknown, SlackApiError>) =>
       Effect.gen(function* () {
-        const id = threadId(thread)
-        const known = HashMap.get(yield* Ref.get(statuses), id)
+        const known = HashMap.get(yield* Ref.get(lives), key)
         if (Option.isSome(known)) return known.value
-        const updater = yield* makeStatusUpdater({
+        const setter = yield* makeThrottledSetter({
           interval: options.statusInterval ?? "3 seconds",
-          fibers: statusFibers,
-          set: (status) =>
-            call("assistant.threads.setStatus", () =>
-              web.assistant.threads.setStatus({
-                channel_id: thread.channel,
-                thread_ts: thread.threadTs,
-                status,
-              }),
-            ),
+          fibers: liveFibers,
+          send,
         })
-        yield* Ref.update(statuses, HashMap.set(id, updater))
-        return updater
+        yield* Ref.update(lives, HashMap.set(key, setter))
+        return setter
+      })
+    const statusOf = (thread: ThreadRef) =>
+      liveOf(`status|${threadId(thread)}`, (status) =>
+        call("assistant.threads.setStatus", () =>
+          web.assistant.threads.setStatus({ channel_id: thread.channel, thread_ts: thread.threadTs, status }),
+        ),
+      )
+    /** The plan message: posted in the thread the first time, rewritten in place after. */
+    const planOf = (thread: ThreadRef) =>
+      Effect.gen(function* () {
+        const posted = yield* Ref.make(Option.none<{ readonly channel: string; readonly ts: string }>())
+        const send = (text: string) =>
+          Effect.flatMap(Ref.get(posted), (message) =>
+            Option.match(message, {
+              onNone: () =>
+                call("chat.postMessage", () =>
+                  web.chat.postMessage({ channel: thread.channel, thread_ts: thread.threadTs, text }),
+                ).pipe(
+                  Effect.flatMap((sent) =>
+                    Ref.set(
+                      posted,
+                      Option.some({ channel: sent.channel ?? thread.channel, ts: sent.ts ?? "" }),
+                    ),
+                  ),
+                ),
+              onSome: ({ channel, ts }) => call("chat.update", () => web.chat.update({ channel, ts, text })),
+            }),
+          )
+        return yield* liveOf(`plan|${threadId(thread)}`, send)
       })
 
     /** Posts text in a thread (or starts one in `recipient`); the key of the last message. */
@@ -530,7 +559,7 @@ export const makeSlackChannel = (
 
     const reply = (target: ReplyTarget, content: ReplyContent) =>
       Effect.gen(function* () {
-        yield* finishStatus(target)
+        yield* finishLive(target)
         const footer = Option.map(content.footer, (f) => `_${toMrkdwn(f)}_`)
         const chunks = splitMessage([...toMrkdwnBlocks(content.text), ...Option.toArray(footer)])
         const long = chunks.length > maxChunks
@@ -574,43 +603,50 @@ export const makeSlackChannel = (
 
     const replyError = (target: ReplyTarget, text: string) =>
       Effect.gen(function* () {
-        yield* finishStatus(target)
+        yield* finishLive(target)
         const posted = yield* post(target, splitMessage(toMrkdwnBlocks(text)))
         const result: SentReply = { messageId: posted.key, unattached: [] }
         return result
       }).pipe(Effect.withSpan("SlackChannel.replyError"))
 
     const notifyStarted = (target: ReplyTarget, notice: StartedNotice) =>
-      Effect.gen(function* () {
-        const posted = yield* post(target, [startedText(notice)])
-        const thread = threadOf(target)
-        if (Option.isSome(thread) && thread.value.channel.startsWith("D")) {
-          yield* Effect.flatMap(statusOf(thread.value), (s) => s.update(workingStatus))
-        }
-        const result: SentReply = { messageId: posted.key, unattached: [] }
-        return result
-      }).pipe(Effect.withSpan("SlackChannel.notifyStarted"))
+      post(target, [startedText(notice)]).pipe(
+        Effect.map((posted): SentReply => ({ messageId: posted.key, unattached: [] })),
+        Effect.withSpan("SlackChannel.notifyStarted"),
+      )
 
-    const progress = (target: ReplyTarget, status: string) =>
+    const progress = (target: ReplyTarget, update: TaskProgress) =>
       Option.match(threadOf(target), {
         onNone: () => Effect.void,
-        onSome: (thread) => Effect.flatMap(statusOf(thread), (s) => s.update(status)),
+        onSome: (thread) => {
+          // Slack has a status line only in the assistant's DM threads.
+          const direct = thread.channel.startsWith("D")
+          return TaskProgress.$match(update, {
+            Preparing: () =>
+              direct ? Effect.flatMap(statusOf(thread), (s) => s.set(workingStatus)) : Effect.void,
+            // Cleared once the agent runs: a set status locks the composer, and a follow-up
+            // written now should reach the task.
+            Running: () => (direct ? Effect.flatMap(statusOf(thread), (s) => s.set("")) : Effect.void),
+            Plan: ({ todos }) =>
+              todos.length === 0
+                ? Effect.void
+                : Effect.flatMap(planOf(thread), (p) => p.set(planText(todos))),
+          })
+        },
       })
 
-    return {
-      ...Channel.of({
-        kind: "slack",
-        repoId,
-        inbound: Stream.fromQueue(inbox, { maxChunkSize: 1 }),
-        acknowledge,
-        reply,
-        replyError,
-        notifyStarted,
-        health: SubscriptionRef.get(health),
-        healthChanges: health.changes,
-      }),
+    return Channel.of({
+      kind: "slack",
+      repoId,
+      inbound: Stream.fromQueue(inbox, { maxChunkSize: 1 }),
+      acknowledge,
+      reply,
+      replyError,
+      notifyStarted,
       progress,
-    }
+      health: SubscriptionRef.get(health),
+      healthChanges: health.changes,
+    })
   })
 
 /** The Slack channel as the `Channel` of a program serving one repository. */

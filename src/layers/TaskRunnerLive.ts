@@ -1,6 +1,7 @@
 import { FileSystem, Path } from "@effect/platform"
-import { Data, Duration, Effect, Either, Layer, Option, Redacted, Schema } from "effect"
+import { Data, Duration, Effect, Either, Fiber, Layer, Option, Redacted, Schema, Stream } from "effect"
 import { clearOutboxFiles, listOutboxFiles, saveAttachments } from "../programs/attachments.js"
+import { todosOf } from "../schema/AgentPlan.js"
 import { type AgentRequest, Effort } from "../schema/AgentRequest.js"
 import { replyTargetOf } from "../schema/ChannelReply.js"
 import type { Conversation } from "../schema/Conversation.js"
@@ -10,6 +11,7 @@ import {
   networkAllowlistPath,
 } from "../schema/NetworkAllowlist.js"
 import type { RepoConfig, ServerConfig } from "../schema/ServerConfig.js"
+import { TaskProgress } from "../schema/TaskProgress.js"
 import { AgentExecutor } from "../services/AgentExecutor.js"
 import { AirutPaths } from "../services/AirutPaths.js"
 import { ConversationStore } from "../services/ConversationStore.js"
@@ -229,6 +231,8 @@ export const makeTaskRunner = Effect.gen(function* () {
       }
       const repo: MirroredRepo = { repoId: conversation.repoId, url: repoConfig.repo_url }
       const dirs = dirsOf(conversation)
+      const target = replyTargetOf(latestOf(job), conversation.id)
+      yield* job.channel.progress(target, TaskProgress.Preparing())
 
       // Repository files come from a fresh mirror of the default branch, never the workspace.
       yield* mirror.refresh(repo).pipe(Effect.mapError(failedAt("fetching the repository")))
@@ -284,7 +288,17 @@ export const makeTaskRunner = Effect.gen(function* () {
           ...Option.match(sandbox, { onNone: () => ({}), onSome: (s) => ({ sandbox: s.sandbox }) }),
         }
 
-        return yield* executor.run(request).pipe(Effect.either)
+        const started = yield* executor.start(request)
+        yield* job.channel.progress(target, TaskProgress.Running())
+        // The channel shows the agent's plan as it changes; the last one is shown before the reply.
+        const plans = yield* started.events.pipe(
+          Stream.filterMap(todosOf),
+          Stream.runForEach((todos) => job.channel.progress(target, TaskProgress.Plan({ todos }))),
+          Effect.fork,
+        )
+        const outcome = yield* Effect.either(started.outcome)
+        yield* Fiber.join(plans)
+        return outcome
       }).pipe(Effect.scoped)
       const outcome = yield* agentRun
       if (Either.isLeft(outcome)) {

@@ -3,6 +3,7 @@ import type { ChannelHealth } from "../schema/ChannelHealth.js"
 import type { ChannelKind } from "../schema/ChannelKind.js"
 import type { ReplyContent, ReplyTarget, SentReply } from "../schema/ChannelReply.js"
 import type { InboundMessage, MessageReceipt } from "../schema/InboundMessage.js"
+import type { TaskProgress } from "../schema/TaskProgress.js"
 
 /** The channel cannot deliver messages or settle them (a dead connection it will not retry). */
 export class ChannelError extends Data.TaggedError("ChannelError")<{
@@ -71,6 +72,11 @@ export interface ChannelShape {
     target: ReplyTarget,
     notice: StartedNotice,
   ) => Effect.Effect<SentReply, ChannelSendFailed>
+  /**
+   * The task's progress while it runs, for the person to watch. Best effort: a channel that
+   * cannot show it (email) ignores it, and a failure to show it never reaches the task.
+   */
+  readonly progress: (target: ReplyTarget, progress: TaskProgress) => Effect.Effect<void>
   readonly health: Effect.Effect<ChannelHealth>
   /** The current health, then every change. */
   readonly healthChanges: Stream.Stream<ChannelHealth>

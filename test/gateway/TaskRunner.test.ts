@@ -9,6 +9,7 @@ import { AgentExecutorTest, answered, FakeAgent } from "../../src/layers/AgentEx
 import { ConversationStoreMemory } from "../../src/layers/ConversationStoreMemory.js"
 import { GitMirrorLive } from "../../src/layers/GitMirrorLive.js"
 import { TaskRunnerLive } from "../../src/layers/TaskRunnerLive.js"
+import { parseAgentLine } from "../../src/schema/AgentEvent.js"
 import type { ReplyContent } from "../../src/schema/ChannelReply.js"
 import { SafeFileName } from "../../src/schema/FileName.js"
 import type { InboundMessage } from "../../src/schema/InboundMessage.js"
@@ -86,6 +87,8 @@ interface Recorded {
   readonly replies: Ref.Ref<ReadonlyArray<ReplyContent>>
   readonly errors: Ref.Ref<ReadonlyArray<string>>
   readonly proxySpecs: Ref.Ref<ReadonlyArray<ProxySpec>>
+  /** What the channel was told, in order: progress updates and replies. */
+  readonly told: Ref.Ref<ReadonlyArray<string>>
 }
 
 const channelOf = (r: Recorded): ChannelShape => ({
@@ -95,6 +98,7 @@ const channelOf = (r: Recorded): ChannelShape => ({
   acknowledge: () => Effect.void,
   reply: (_target, content) =>
     Ref.update(r.replies, (all) => [...all, content]).pipe(
+      Effect.zipRight(Ref.update(r.told, (all) => [...all, "reply"])),
       Effect.as({ messageId: "<reply-1@x>", unattached: [] }),
     ),
   replyError: (_target, text) =>
@@ -102,6 +106,13 @@ const channelOf = (r: Recorded): ChannelShape => ({
       Effect.as({ messageId: "<error-1@x>", unattached: [] }),
     ),
   notifyStarted: () => Effect.succeed({ messageId: "<s@x>", unattached: [] }),
+  progress: (_target, update) =>
+    Ref.update(r.told, (all) => [
+      ...all,
+      update._tag === "Plan"
+        ? `plan: ${update.todos.map((t) => `${t.content}=${t.status}`).join(", ")}`
+        : update._tag,
+    ]),
   health: Effect.succeed({ _tag: "Connected" }),
   healthChanges: Stream.empty,
 })
@@ -129,6 +140,21 @@ const message: InboundMessage = {
   receipt: { channel: "email", repoId: "app", key: "1" },
 }
 
+const assistantLine = (content: ReadonlyArray<unknown>) =>
+  parseAgentLine(
+    JSON.stringify({ type: "assistant", session_id: "s", message: { role: "assistant", content } }),
+  )
+const todoWrite = (items: Record<string, "pending" | "in_progress" | "completed">) =>
+  assistantLine([
+    {
+      type: "tool_use",
+      id: "toolu_1",
+      name: "TodoWrite",
+      input: { todos: Object.entries(items).map(([content, status]) => ({ content, status })) },
+    },
+  ])
+const textEvent = assistantLine([{ type: "text", text: "Working on it." }])
+
 interface Fakes {
   readonly isolated?: boolean
   readonly proxyFails?: boolean
@@ -141,6 +167,7 @@ const runOnce = (f: Fixture, config: ServerConfig, fakes: Fakes = {}) =>
       replies: yield* Ref.make<ReadonlyArray<ReplyContent>>([]),
       errors: yield* Ref.make<ReadonlyArray<string>>([]),
       proxySpecs: yield* Ref.make<ReadonlyArray<ProxySpec>>([]),
+      told: yield* Ref.make<ReadonlyArray<string>>([]),
     }
     const proxy = NetworkProxy.of({
       start: (spec) =>
@@ -232,6 +259,7 @@ const runOnce = (f: Fixture, config: ServerConfig, fakes: Fakes = {}) =>
         replies: yield* Ref.get(recorded.replies),
         errors: yield* Ref.get(recorded.errors),
         proxySpecs: yield* Ref.get(recorded.proxySpecs),
+        told: yield* Ref.get(recorded.told),
       }
     }).pipe(Effect.provide(layer))
   })
@@ -244,6 +272,11 @@ describe("TaskRunnerLive", () => {
       return Effect.gen(function* () {
         const out = yield* runOnce(f, configFor(f), {
           respond: {
+            events: () => [
+              todoWrite({ Clone: "completed", Test: "in_progress" }),
+              textEvent,
+              todoWrite({ Clone: "completed", Test: "completed" }),
+            ],
             respond: (request) =>
               Effect.sync(() => {
                 // The agent leaves a file in /outbox.
@@ -298,6 +331,14 @@ describe("TaskRunnerLive", () => {
         assert.deepStrictEqual(out.conversation.sessionId, Option.some("session-42"))
         assert.include(out.conversation.threadKeys, "<reply-1@x>")
         assert.strictEqual(out.storedReplies.length, 1)
+        // The channel saw the task prepare, run, and each plan, all before the answer.
+        assert.deepStrictEqual(out.told, [
+          "Preparing",
+          "Running",
+          "plan: Clone=completed, Test=in_progress",
+          "plan: Clone=completed, Test=completed",
+          "reply",
+        ])
       })
     },
   )

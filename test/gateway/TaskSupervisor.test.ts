@@ -75,6 +75,7 @@ const channelFor = (errorReplies: Ref.Ref<ReadonlyArray<string>>): ChannelShape 
       Effect.as({ messageId: "<e@x>", unattached: [] }),
     ),
   notifyStarted: () => Effect.succeed({ messageId: "<s@x>", unattached: [] }),
+  progress: () => Effect.void,
   health: Effect.succeed({ _tag: "Connected" }),
   healthChanges: Stream.empty,
 })

@@ -58,6 +58,7 @@ const harness = Effect.gen(function* () {
     replyError: () => Effect.succeed({ messageId: "<e@x>", unattached: [] }),
     notifyStarted: () =>
       Ref.update(started, (n) => n + 1).pipe(Effect.as({ messageId: "<started@x>", unattached: [] })),
+    progress: () => Effect.void,
     health: Effect.succeed({ _tag: "Connected" }),
     healthChanges: Stream.empty,
   }

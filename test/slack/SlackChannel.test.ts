@@ -8,6 +8,7 @@ import { makeSlackChannel } from "../../src/layers/SlackChannelLive.js"
 import type { ReplyTarget } from "../../src/schema/ChannelReply.js"
 import { sanitizeFileName } from "../../src/schema/FileName.js"
 import type { SlackConfig } from "../../src/schema/ServerConfig.js"
+import { TaskProgress } from "../../src/schema/TaskProgress.js"
 import type { ChannelShape } from "../../src/services/Channel.js"
 import { ConversationStore, type ConversationStoreShape } from "../../src/services/ConversationStore.js"
 import { appToken, botToken, botUserId, type FakeSlackShape, makeFakeSlack } from "../support/FakeSlack.js"
@@ -329,16 +330,112 @@ describe("Slack channel over the fake Slack", () => {
     }),
   )
 
-  it.scopedLive("notifyStarted posts in the thread and sets the assistant status of a DM", () =>
+  it.scopedLive("notifyStarted posts the dashboard link in the thread", () =>
     Effect.gen(function* () {
       const { fake, channel } = yield* rig([{ workspace_members: true }])
       yield* channel.notifyStarted(targetOf("D0DM0001:1700000000.000001:1700000000.000001"), {
         dashboardUrl: Option.some("https://airut.example/conversation/abcd1234"),
       })
-      const post = (yield* fake.callsOf("chat.postMessage"))[0]
+      const [post] = yield* fake.callsOf("chat.postMessage")
+      assert.strictEqual(post?.params.thread_ts, "1700000000.000001")
       assert.include(post?.params.text ?? "", "<https://airut.example/conversation/abcd1234|dashboard>")
-      const status = yield* fake.callsOf("assistant.threads.setStatus")
-      assert.strictEqual(status[0]?.params.status, "is working on this...")
+    }),
+  )
+
+  it.scopedLive(
+    "progress: a DM's status is set while preparing and cleared when the agent runs; 429 waits for Retry-After",
+    () =>
+      Effect.gen(function* () {
+        const { fake, channel } = yield* rig([{ workspace_members: true }])
+        const target = targetOf("D0DM0001:1700000000.000001:1700000000.000001")
+        yield* fake.failNext("assistant.threads.setStatus", { _tag: "RateLimited", retryAfterSeconds: 1 })
+        yield* channel.progress(target, TaskProgress.Preparing())
+        yield* channel.progress(target, TaskProgress.Running())
+        const statuses = yield* poll(
+          "status sent after Retry-After",
+          fake.callsOf("assistant.threads.setStatus"),
+          (c) => c.length >= 2,
+        )
+        // The refused call, then (not before Retry-After) only the latest status: cleared.
+        assert.strictEqual(statuses[0]?.params.status, "is working on this...")
+        assert.strictEqual(statuses[1]?.params.status, "")
+        assert.isAtLeast((statuses[1]?.at ?? 0) - (statuses[0]?.at ?? 0), 950)
+        assert.strictEqual(statuses[1]?.params.channel_id, "D0DM0001")
+        assert.strictEqual(statuses[1]?.params.thread_ts, "1700000000.000001")
+        // A channel thread has no status line.
+        yield* channel.progress(
+          targetOf("C0GENERAL:1700000000.000009:1700000000.000009"),
+          TaskProgress.Preparing(),
+        )
+        yield* Effect.sleep("400 millis")
+        assert.strictEqual((yield* fake.callsOf("assistant.threads.setStatus")).length, 2)
+      }),
+  )
+
+  it.scopedLive(
+    "progress: the plan is one message, rewritten at most once per interval, and shows its last state before the answer",
+    () =>
+      Effect.gen(function* () {
+        const { fake, channel } = yield* rig([{ workspace_members: true }])
+        const target = targetOf("C0GENERAL:1700000000.000009:1700000000.000010")
+        const plan = (done: number) =>
+          TaskProgress.Plan({
+            todos: ["Read the code", "Fix <the> bug", "Run tests", "Open a PR", "Reply"].map(
+              (content, i) => ({
+                content,
+                status: i < done ? "completed" : i === done ? "in_progress" : "pending",
+                ...(i === done ? { activeForm: `Doing: ${content}` } : {}),
+              }),
+            ),
+          })
+        for (let done = 0; done <= 5; done++) yield* channel.progress(target, plan(done))
+        yield* channel.reply(target, { text: "All done.", footer: Option.none(), outboxFiles: [] })
+
+        const posts = yield* fake.callsOf("chat.postMessage")
+        const updates = yield* fake.callsOf("chat.update")
+        // Posted once (the first plan), then rewritten once: the final state, flushed before the answer.
+        assert.deepStrictEqual(
+          posts.map((p) => p.params.text?.split("\n")[0]),
+          ["*Plan* (0/5 done)", "All done."],
+        )
+        assert.strictEqual(posts[0]?.params.thread_ts, "1700000000.000009")
+        assert.include(posts[0]?.params.text ?? "", "🔄 Doing: Read the code")
+        assert.include(posts[0]?.params.text ?? "", "⚪ Fix &lt;the&gt; bug")
+        assert.strictEqual(updates.length, 1)
+        // Rewritten in place: the plan message's own ts, not the thread's.
+        assert.strictEqual(updates[0]?.params.channel, "C0GENERAL")
+        assert.match(updates[0]?.params.ts ?? "", /^\d+\.\d+$/)
+        assert.notStrictEqual(updates[0]?.params.ts, "1700000000.000009")
+        assert.strictEqual(updates[0]?.params.text?.split("\n")[0], "*Plan* (5/5 done)")
+        assert.isAtMost(updates[0]?.at ?? 0, posts[1]?.at ?? 0)
+
+        // After the answer the plan does not change any more.
+        yield* channel.progress(target, plan(2))
+        yield* Effect.sleep("400 millis")
+        assert.strictEqual((yield* fake.callsOf("chat.update")).length, 1)
+      }),
+  )
+
+  it.scopedLive("progress: plan updates spread over time are each shown, no faster than the interval", () =>
+    Effect.gen(function* () {
+      const { fake, channel } = yield* rig([{ workspace_members: true }])
+      const target = targetOf("C0GENERAL:1700000000.000011:1700000000.000011")
+      for (let i = 1; i <= 4; i++) {
+        yield* channel.progress(
+          target,
+          TaskProgress.Plan({ todos: [{ content: `step ${i}`, status: "in_progress" }] }),
+        )
+        yield* Effect.sleep("100 millis")
+      }
+      yield* Effect.sleep("400 millis")
+      const posts = yield* fake.callsOf("chat.postMessage")
+      const updates = yield* fake.callsOf("chat.update")
+      assert.strictEqual(posts.length, 1)
+      const times = [posts[0]?.at ?? 0, ...updates.map((u) => u.at)]
+      for (let i = 1; i < times.length; i++) assert.isAtLeast((times[i] ?? 0) - (times[i - 1] ?? 0), 280)
+      // Every step is not shown (steps 2 and 3 came within one interval), but the last is.
+      assert.isBelow(updates.length, 3)
+      assert.include(updates[updates.length - 1]?.params.text ?? "", "step 4")
     }),
   )
 })

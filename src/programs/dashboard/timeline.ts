@@ -2,7 +2,7 @@
  * The agent's actions as a readable timeline: one item per stream-json line, assistant text as
  * text, each tool call with its input, each tool result folded in a <details>.
  */
-import { Option, Schema } from "effect"
+import { Option } from "effect"
 import {
   type AgentEvent,
   type ContentBlock,
@@ -12,10 +12,8 @@ import {
   type ToolUseBlock,
 } from "../../schema/AgentEvent.js"
 import type { AgentEventRow } from "../../schema/AgentEventRow.js"
-import { type TodoItem, TodoWriteInput } from "../../schema/DashboardConversation.js"
+import { type TodoItem, todosOf } from "../../schema/AgentPlan.js"
 import { type Html, html, joinHtml } from "./html.js"
-
-const decodeTodos = Schema.decodeUnknownOption(TodoWriteInput)
 
 /** Tool results longer than this are cut in the page (the API serves them whole). */
 const RESULT_PREVIEW = 20_000
@@ -132,18 +130,6 @@ export const renderEvent = (event: AgentEvent): Html => {
 /** Timeline items for stored rows (lines already redacted). */
 export const renderEvents = (rows: ReadonlyArray<AgentEventRow>): Html =>
   joinHtml(rows.map((row) => renderEvent(parseAgentLine(row.line))))
-
-const todosOf = (event: AgentEvent): Option.Option<ReadonlyArray<TodoItem>> => {
-  if (event._tag !== "AssistantEvent" || typeof event.message.content === "string") return Option.none()
-  let found: Option.Option<ReadonlyArray<TodoItem>> = Option.none()
-  for (const b of event.message.content) {
-    if (b.type === "tool_use" && "name" in b && b.name === "TodoWrite") {
-      const decoded = decodeTodos(b.input)
-      if (Option.isSome(decoded)) found = Option.some(decoded.value.todos)
-    }
-  }
-  return found
-}
 
 /** The plan from the latest TodoWrite among `rows`, if any. */
 export const findLatestTodos = (

@@ -1,16 +1,19 @@
 /**
- * The live status line of one thread (`assistant.threads.setStatus`), throttled: at most one
- * call per `interval`, and none before a `Retry-After` Slack asked for has passed. Updates in
- * between are not lost: the latest one is sent when the wait is over. Status is decoration, so
- * failures are logged and never reach the task.
+ * A throttled setter for one live thing in a thread (the assistant status line, the plan
+ * message): at most one call per `interval`, and none before a `Retry-After` Slack asked for
+ * has passed. Values set in between are not lost: the latest is sent when the wait is over.
+ * It is decoration, so failures are logged and never reach the task.
  */
 import { Clock, Duration, Effect, FiberSet, Option, Ref } from "effect"
 import type { SlackApiError } from "./api.js"
 
-export interface StatusUpdater {
-  readonly update: (status: string) => Effect.Effect<void>
-  /** No more updates (the answer was posted); a waiting one is dropped. */
-  readonly finish: Effect.Effect<void>
+export interface ThrottledSetter {
+  readonly set: (value: string) => Effect.Effect<void>
+  /**
+   * No more values. With `flush`, one still waiting is sent now (the plan's final state);
+   * without, it is dropped (a status line the answer replaces).
+   */
+  readonly finish: (options: { readonly flush: boolean }) => Effect.Effect<void>
 }
 
 interface State {
@@ -21,12 +24,12 @@ interface State {
   readonly last: Option.Option<string>
 }
 
-export const makeStatusUpdater = (options: {
+export const makeThrottledSetter = (options: {
   readonly interval: Duration.DurationInput
-  readonly set: (status: string) => Effect.Effect<unknown, SlackApiError>
+  readonly send: (value: string) => Effect.Effect<unknown, SlackApiError>
   /** Where the delayed flush runs (the channel's scope). */
   readonly fibers: FiberSet.FiberSet
-}): Effect.Effect<StatusUpdater> =>
+}): Effect.Effect<ThrottledSetter> =>
   Effect.gen(function* () {
     const interval = Duration.toMillis(options.interval)
     const state = yield* Ref.make<State>({
@@ -37,20 +40,20 @@ export const makeStatusUpdater = (options: {
       last: Option.none(),
     })
 
-    const send = (status: string): Effect.Effect<void> =>
+    const send = (value: string): Effect.Effect<void> =>
       Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
-        yield* Ref.update(state, (s) => ({ ...s, notBefore: now + interval, last: Option.some(status) }))
-        yield* options.set(status).pipe(
+        yield* Ref.update(state, (s) => ({ ...s, notBefore: now + interval, last: Option.some(value) }))
+        yield* options.send(value).pipe(
           Effect.catchAll((e) =>
             Option.match(e.retryAfter, {
-              onNone: () => Effect.logWarning(`slack: status not updated: ${e.message}`),
+              onNone: () => Effect.logWarning(`slack: live update not sent: ${e.message}`),
               onSome: (wait) =>
                 Ref.update(state, (s) => ({
                   ...s,
                   notBefore: now + Math.max(interval, Duration.toMillis(wait)),
                   // Sent again once Slack allows it.
-                  pending: Option.orElse(s.pending, () => Option.some(status)),
+                  pending: Option.orElse(s.pending, () => Option.some(value)),
                   last: Option.none(),
                 })).pipe(Effect.zipRight(scheduleFlush)),
             }),
@@ -82,16 +85,29 @@ export const makeStatusUpdater = (options: {
       if (start) yield* FiberSet.run(options.fibers, flush)
     })
 
-    const update = (status: string) =>
+    const set = (value: string) =>
       Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
         const s = yield* Ref.get(state)
-        if (s.finished || Option.getOrUndefined(s.last) === status) return
-        if (now >= s.notBefore && !s.flushScheduled) return yield* send(status)
-        yield* Ref.update(state, (x) => ({ ...x, pending: Option.some(status) }))
+        if (s.finished || Option.getOrUndefined(s.last) === value) return
+        if (now >= s.notBefore && !s.flushScheduled) return yield* send(value)
+        yield* Ref.update(state, (x) => ({ ...x, pending: Option.some(value) }))
         yield* scheduleFlush
       })
 
-    const finish = Ref.update(state, (s) => ({ ...s, finished: true, pending: Option.none() }))
-    return { update, finish }
+    const finish = ({ flush }: { readonly flush: boolean }) =>
+      Effect.gen(function* () {
+        const waiting = yield* Ref.modify(state, (s) => [
+          s.finished ? Option.none() : s.pending,
+          { ...s, finished: true, pending: Option.none() },
+        ])
+        if (flush && Option.isSome(waiting)) {
+          yield* options
+            .send(waiting.value)
+            .pipe(
+              Effect.catchAll((e) => Effect.logWarning(`slack: final live update not sent: ${e.message}`)),
+            )
+        }
+      })
+    return { set, finish }
   })

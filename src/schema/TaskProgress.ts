@@ -1,0 +1,14 @@
+import { Data } from "effect"
+import type { TodoItem } from "./AgentPlan.js"
+
+/**
+ * What a task tells its channel while it runs: it is being prepared (mirror, image, proxy),
+ * the agent has started, or the agent's plan changed. Channels show what their medium can
+ * (Slack: the assistant status and one updated plan message; email: nothing).
+ */
+export type TaskProgress = Data.TaggedEnum<{
+  Preparing: {}
+  Running: {}
+  Plan: { readonly todos: ReadonlyArray<TodoItem> }
+}>
+export const TaskProgress = Data.taggedEnum<TaskProgress>()
