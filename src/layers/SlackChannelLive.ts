@@ -71,8 +71,6 @@ import { makeThrottledSetter, type ThrottledSetter } from "./slack/throttle.js"
 export interface SlackChannelOptions {
   readonly repoId: string
   readonly config: SlackConfig
-  /** Web API base URL (default `https://slack.com/api/`); tests point it at a fake. */
-  readonly apiUrl?: string
   /**
    * Socket Mode's ping timeout, which is also its reconnect step (the n-th attempt in a row
    * waits n times this). Default 5 s.
@@ -112,7 +110,8 @@ export const makeSlackChannel = (
   Effect.gen(function* () {
     const { config, repoId } = options
     const store = yield* ConversationStore
-    const apiUrl = options.apiUrl ?? "https://slack.com/api/"
+    // The client joins method names onto it, so it must end in a slash.
+    const apiUrl = config.api_url.endsWith("/") ? config.api_url : `${config.api_url}/`
     const apiOrigin = new URL(apiUrl).origin
     const maxFileBytes = options.maxFileBytes ?? 100 * 1024 * 1024
     const botToken = Redacted.value(config.bot_token)

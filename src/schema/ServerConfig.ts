@@ -278,6 +278,11 @@ const Slack = Schema.Struct({
     mapping(NonEmptyString, "alias", NonEmptyString),
     "Words a Slack message may use to pick a model, mapped to the model name (e.g. `fast: sonnet`).",
   ),
+  api_url: withDefault(
+    HttpUrl,
+    "https://slack.com/api/",
+    "Base URL of the Slack Web API. Change it only for GovSlack (`https://slack-gov.com/api/`) or a test double.",
+  ),
 })
 
 // --- per-repository settings ---

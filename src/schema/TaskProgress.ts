@@ -7,8 +7,8 @@ import type { TodoItem } from "./AgentPlan.js"
  * (Slack: the assistant status and one updated plan message; email: nothing).
  */
 export type TaskProgress = Data.TaggedEnum<{
-  Preparing: {}
-  Running: {}
+  Preparing: Record<never, never>
+  Running: Record<never, never>
   Plan: { readonly todos: ReadonlyArray<TodoItem> }
 }>
 export const TaskProgress = Data.taggedEnum<TaskProgress>()

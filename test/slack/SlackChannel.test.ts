@@ -26,6 +26,7 @@ const baseConfig = (rules: SlackConfig["authorized"], allowed: ReadonlyArray<str
   authorized: rules,
   allowed_channels: [...allowed],
   model_aliases: { fast: "claude-haiku" },
+  api_url: "https://slack.invalid/api/",
 })
 
 interface Rig {
@@ -56,8 +57,7 @@ const rig = (rules: SlackConfig["authorized"], allowed: ReadonlyArray<string> = 
     const store = yield* makeConversationStoreMemory
     const channel = yield* makeSlackChannel({
       repoId: "repo",
-      config: baseConfig(rules, allowed),
-      apiUrl: fake.apiUrl,
+      config: { ...baseConfig(rules, allowed), api_url: fake.apiUrl },
       reconnectStep: "200 millis",
       statusInterval: "300 millis",
     }).pipe(Effect.provideService(ConversationStore, store))
