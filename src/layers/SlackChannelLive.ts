@@ -50,6 +50,7 @@ import { ConversationStore } from "../services/ConversationStore.js"
 import { call, callPatiently, type SlackApiError } from "./slack/api.js"
 import { type Authorizer, makeAuthorizer, type SlackDirectory, type SlackUser } from "./slack/authorize.js"
 import {
+  type AssistantThreadStarted,
   decodeEvent,
   ignoredBecause,
   isDirect,
@@ -93,6 +94,9 @@ export const startedText = (notice: StartedNotice): string =>
   })
 
 export const workingStatus = "is working on this..."
+
+export const greetingText = (repoId: string): string =>
+  `Hi! I work on the \`${repoId}\` repository. Tell me what to do here, and I'll answer in this thread when it's done.`
 
 /** Where envelopes of one message stand in this run. */
 type Seen =
@@ -368,6 +372,16 @@ export const makeSlackChannel = (
         Effect.withSpan("SlackChannel.handleMessage"),
       )
 
+    /** A new assistant thread gets a greeting, so the person knows what the app works on. */
+    const greet = (event: AssistantThreadStarted) =>
+      call("chat.postMessage", () =>
+        web.chat.postMessage({
+          channel: event.assistant_thread.channel_id,
+          thread_ts: event.assistant_thread.thread_ts,
+          text: greetingText(repoId),
+        }),
+      ).pipe(Effect.catchAll((e) => Effect.logWarning(`slack: greeting not sent: ${e.message}`)))
+
     const envelopes = yield* Queue.unbounded<{ readonly event: unknown; readonly ack: Effect.Effect<void> }>()
     yield* Effect.addFinalizer(() => Queue.shutdown(envelopes))
     // One at a time, in arrival order: two messages of a thread are taken in as sent.
@@ -376,7 +390,9 @@ export const makeSlackChannel = (
         Option.match(decodeEvent(event), {
           onNone: () => ack,
           onSome: (decoded) =>
-            decoded.type === "assistant_thread_started" ? ack : handleMessage(decoded, ack),
+            decoded.type === "assistant_thread_started"
+              ? Effect.zipRight(ack, greet(decoded))
+              : handleMessage(decoded, ack),
         }),
       ),
       Effect.forever,

@@ -330,6 +330,22 @@ describe("Slack channel over the fake Slack", () => {
     }),
   )
 
+  it.scopedLive("a new assistant thread is greeted and its event settled; nothing is submitted", () =>
+    Effect.gen(function* () {
+      const { fake, channel } = yield* rig([{ workspace_members: true }])
+      const envelope = yield* fake.pushEvent({
+        type: "assistant_thread_started",
+        assistant_thread: { user_id: alice.id, channel_id: "D0DM0001", thread_ts: "1700000007.000001" },
+      })
+      yield* poll("acknowledged", fake.acks, (a) => a.includes(envelope))
+      const [greeting] = yield* poll("greeting", fake.callsOf("chat.postMessage"), (p) => p.length > 0)
+      assert.strictEqual(greeting?.params.channel, "D0DM0001")
+      assert.strictEqual(greeting?.params.thread_ts, "1700000007.000001")
+      assert.include(greeting?.params.text ?? "", "`repo` repository")
+      assert.isTrue(yield* noInbound(channel))
+    }),
+  )
+
   it.scopedLive("notifyStarted posts the dashboard link in the thread", () =>
     Effect.gen(function* () {
       const { fake, channel } = yield* rig([{ workspace_members: true }])
