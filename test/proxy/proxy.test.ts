@@ -108,6 +108,55 @@ describe("proxy: the allowlist", () => {
     }).pipe(Effect.scoped, Effect.provide(proxyLayer())),
   )
 
+  it.live(
+    "answers arrive whole: small and large, with or without a length, HEAD and 204 without a body",
+    () =>
+      Effect.gen(function* () {
+        const big = "x".repeat(300_000)
+        const r = yield* rig({
+          allowlist,
+          respond: (req, res) => {
+            if (req.url === "/v1/big") {
+              res.writeHead(200, { "content-length": big.length })
+              res.end(big)
+            } else if (req.url === "/v1/chunked") {
+              // No length: streamed in pieces.
+              res.writeHead(200, { "content-type": "text/plain" })
+              res.write("first,")
+              setTimeout(() => res.end("second"), 20)
+            } else if (req.url === "/v1/empty") {
+              res.writeHead(204)
+              res.end()
+            } else if (req.method === "HEAD") {
+              res.writeHead(200, { "content-length": 1234 })
+              res.end()
+            } else return false
+            return true
+          },
+        })
+        const whole = yield* curl(r.https("api.test", "/v1/big"))
+        assert.strictEqual(whole.body.length, big.length)
+        assert.strictEqual(whole.body, big)
+        const chunked = yield* curl(r.https("api.test", "/v1/chunked"))
+        assert.strictEqual(chunked.body, "first,second")
+        const empty = yield* curl(r.https("api.test", "/v1/empty"))
+        assert.deepStrictEqual([empty.status, empty.body], [204, ""])
+        const head = yield* curl(["-I", ...r.https("api.test", "/v1/head")])
+        assert.strictEqual(head.status, 200)
+        assert.match(head.body, /content-length: 1234/i)
+        const lines = yield* requestLines(r.handle, 4)
+        assert.deepStrictEqual(
+          lines.map((l) => [l.path, l.status, l.bytes]),
+          [
+            ["/v1/big", 200, big.length],
+            ["/v1/chunked", 200, "first,second".length],
+            ["/v1/empty", 204, 0],
+            ["/v1/head", 200, 0],
+          ],
+        )
+      }).pipe(Effect.scoped, Effect.provide(proxyLayer())),
+  )
+
   it.live("a host, path or method not in the allowlist gets a 403 naming the lines to add", () =>
     Effect.gen(function* () {
       const r = yield* rig({ allowlist })

@@ -119,6 +119,9 @@ const responseHeaders = (raw: ReadonlyArray<string>): Array<string> => {
 
 const noBody = new Uint8Array(0)
 
+/** Answers of a known length up to this are relayed whole rather than streamed. */
+const smallAnswerBytes = 64 * 1024
+
 const hasBody = (req: IncomingMessage) =>
   req.headers["transfer-encoding"] !== undefined ||
   (req.headers["content-length"] !== undefined && req.headers["content-length"] !== "0")
@@ -209,15 +212,29 @@ const relay = (
         return
       }
       status = upstream.statusCode ?? 502
-      upstream.on("data", (chunk: Buffer) => {
-        bytes += chunk.length
-      })
       upstream.on("error", (error) => {
         res.destroy()
         done(`upstream broke off: ${error.message}`)
       })
       res.on("finish", () => done())
-      upstream.pipe(res)
+      const length = Number(upstream.headers["content-length"] ?? Number.NaN)
+      if (Number.isInteger(length) && length >= 0 && length <= smallAnswerBytes) {
+        // Most API answers are small: collected, they leave in one write with the head (one TLS
+        // record, one syscall), where pipe() writes the head and body, then ends separately.
+        const chunks: Array<Buffer> = []
+        upstream.on("data", (chunk: Buffer) => {
+          bytes += chunk.length
+          chunks.push(chunk)
+        })
+        upstream.on("end", () => {
+          res.end(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, bytes))
+        })
+      } else {
+        upstream.on("data", (chunk: Buffer) => {
+          bytes += chunk.length
+        })
+        upstream.pipe(res)
+      }
     },
     (detail) => {
       if (settled) return
