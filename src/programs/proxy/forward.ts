@@ -22,7 +22,7 @@ import type { Run } from "./http.js"
 import type { LogSink } from "./log.js"
 import { type NormalizedHost, normalizeHost, parseTarget, type RequestTarget } from "./requestTarget.js"
 import { detectSigV4, needsBody, resign, type SigningEntry, type SigV4Match } from "./sigv4.js"
-import type { Upstream, UpstreamRequest } from "./upstream.js"
+import type { Upstream, UpstreamExchange, UpstreamRequest } from "./upstream.js"
 
 export interface ProxyCore {
   readonly allowlist: CompiledAllowlist
@@ -182,61 +182,54 @@ const relay = (
   request: UpstreamRequest,
   relayed: (r: Relayed) => void,
   unreachable: (detail: string) => void,
-) => {
+): UpstreamExchange => {
   let settled = false
   let status = 502
   let bytes = 0
-  let answer: IncomingMessage | undefined
+  // Small answers of a known length are collected and leave in one write with their head (one
+  // TLS record, one syscall); others stream, paused while the agent's socket is full.
+  let collected: Array<Buffer> | undefined
   const done = (error?: string) => {
     if (settled) return
     settled = true
     relayed(error === undefined ? { status, bytes } : { status, bytes, error })
   }
-  const outgoing = core.upstream.send(
-    request,
-    (upstream) => {
-      answer = upstream
+  const exchange = core.upstream.send(request, {
+    onHead: (code, text, rawHeaders) => {
       try {
-        res.writeHead(
-          upstream.statusCode ?? 502,
-          upstream.statusMessage,
-          responseHeaders(upstream.rawHeaders),
-        )
+        res.writeHead(code, text, responseHeaders(rawHeaders))
       } catch (error) {
         // An answer Node will not write (a status like 000): this callback runs outside any
         // fiber, so a throw here would stop the whole proxy; the agent gets a 502 instead.
-        upstream.destroy()
-        if (settled) return
-        settled = true
-        unreachable(`its answer cannot be relayed: ${error instanceof Error ? error.message : String(error)}`)
-        return
+        if (!settled) {
+          settled = true
+          unreachable(
+            `its answer cannot be relayed: ${error instanceof Error ? error.message : String(error)}`,
+          )
+        }
+        return false
       }
-      status = upstream.statusCode ?? 502
-      upstream.on("error", (error) => {
-        res.destroy()
-        done(`upstream broke off: ${error.message}`)
-      })
+      status = code
+      const length = Number(headerValues(rawHeaders, "content-length")[0] ?? Number.NaN)
+      if (Number.isInteger(length) && length >= 0 && length <= smallAnswerBytes) collected = []
       res.on("finish", () => done())
-      const length = Number(upstream.headers["content-length"] ?? Number.NaN)
-      if (Number.isInteger(length) && length >= 0 && length <= smallAnswerBytes) {
-        // Most API answers are small: collected, they leave in one write with the head (one TLS
-        // record, one syscall), where pipe() writes the head and body, then ends separately.
-        const chunks: Array<Buffer> = []
-        upstream.on("data", (chunk: Buffer) => {
-          bytes += chunk.length
-          chunks.push(chunk)
-        })
-        upstream.on("end", () => {
-          res.end(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, bytes))
-        })
-      } else {
-        upstream.on("data", (chunk: Buffer) => {
-          bytes += chunk.length
-        })
-        upstream.pipe(res)
-      }
+      return true
     },
-    (detail) => {
+    onData: (chunk, resume) => {
+      bytes += chunk.length
+      if (collected !== undefined) {
+        collected.push(chunk)
+        return true
+      }
+      if (res.write(chunk)) return true
+      res.once("drain", resume)
+      return false
+    },
+    onEnd: () => {
+      if (collected === undefined) res.end()
+      else res.end(collected.length === 1 ? collected[0] : Buffer.concat(collected, bytes))
+    },
+    onError: (detail) => {
       if (settled) return
       if (res.headersSent) {
         res.destroy()
@@ -246,15 +239,14 @@ const relay = (
       settled = true
       unreachable(detail)
     },
-  )
+  })
   // The agent hung up, before the answer or during it: nothing more goes either way.
   res.on("close", () => {
     if (res.writableFinished) return
-    outgoing.destroy()
-    answer?.destroy()
+    exchange.abort()
     done("the agent closed the connection")
   })
-  return outgoing
+  return exchange
 }
 
 /** relay as an effect, for the inspecting path: interruption stops both sides. */
@@ -268,7 +260,7 @@ const exchange = (core: ProxyCore, res: ServerResponse, request: UpstreamRequest
       (detail) => resume(Effect.fail(new UpstreamFailed({ detail }))),
     )
     return Effect.sync(() => {
-      outgoing.destroy()
+      outgoing.abort()
       res.destroy()
     })
   })
