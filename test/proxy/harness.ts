@@ -53,7 +53,10 @@ export interface RigOptions {
   readonly masked?: Readonly<Record<string, unknown>>
   readonly signing?: Readonly<Record<string, unknown>>
   readonly respond?: Parameters<typeof startUpstream>[1]
-  readonly extraOverrides?: Readonly<Record<string, string>>
+  /** More `upstream_overrides`; as a function, of the test upstream's port. */
+  readonly extraOverrides?:
+    | Readonly<Record<string, string>>
+    | ((upstreamPort: number) => Readonly<Record<string, string>>)
 }
 
 /** Starts a test upstream and a proxy in front of it, for the current scope. */
@@ -77,7 +80,9 @@ export const rig = (options: RigOptions) =>
       ),
       upstreamOverrides: {
         ...Object.fromEntries(testHosts.map((h) => [h, `127.0.0.1:${upstream.port}`])),
-        ...options.extraOverrides,
+        ...(typeof options.extraOverrides === "function"
+          ? options.extraOverrides(upstream.port)
+          : options.extraOverrides),
       },
       upstreamCaPem: pki.caPem,
     })

@@ -10,7 +10,15 @@ import type { RequestLogLine } from "../../src/schema/NetworkLogLine.js"
 import { TaskId } from "../../src/schema/TaskId.js"
 import { NetworkProxy } from "../../src/services/NetworkProxy.js"
 import { linesSoFar, proxyLayer, requestLines, rig } from "./harness.js"
-import { curl, rawTcp, rawTls, startPlainUpstream, verifySigV4 } from "./support.js"
+import {
+  curl,
+  makeTestPki,
+  rawTcp,
+  rawTls,
+  startPlainUpstream,
+  startUpstream,
+  verifySigV4,
+} from "./support.js"
 
 const BlockBody = Schema.parseJson(
   Schema.Struct({
@@ -355,6 +363,32 @@ describe("proxy: the allowlist", () => {
       const [line] = yield* requestLines(r.handle, 1)
       assert.deepInclude(line, { action: "error", status: 502 })
     }).pipe(Effect.scoped, Effect.provide(proxyLayer())),
+  )
+
+  it.live(
+    "upstream certificates are verified: an untrusted CA or a name the certificate lacks gets a 502",
+    () =>
+      Effect.gen(function* () {
+        const strangerPki = yield* makeTestPki(["evil.docs.test"])
+        const stranger = yield* startUpstream(strangerPki)
+        const r = yield* rig({
+          allowlist,
+          extraOverrides: (port) => ({
+            "evil.docs.test": `127.0.0.1:${stranger.port}`,
+            // The trusted test upstream, whose certificate does not name this host.
+            "unnamed.docs.test": `127.0.0.1:${port}`,
+          }),
+        })
+        for (const host of ["evil.docs.test", "unnamed.docs.test"]) {
+          const res = yield* curl(r.https(host, "/x"))
+          assert.strictEqual(res.status, 502, host)
+          assert.strictEqual(blockBody(res.body).error, "upstream_unreachable")
+        }
+        assert.strictEqual(stranger.received.length, 0)
+        assert.strictEqual(r.upstream.received.length, 0)
+        // The trusted upstream under a name it has still works.
+        assert.strictEqual((yield* curl(r.https("sub.docs.test", "/ok"))).status, 200)
+      }).pipe(Effect.scoped, Effect.provide(proxyLayer())),
   )
 
   it.live("an answer Node cannot relay (status 000) gets a 502, and the proxy keeps serving", () =>
