@@ -31,6 +31,7 @@ import {
   type Scope,
   Stream,
   SubscriptionRef,
+  SynchronizedRef,
 } from "effect"
 import { readOutboxFile } from "../programs/attachments.js"
 import type { ChannelHealth } from "../schema/ChannelHealth.js"
@@ -475,17 +476,20 @@ export const makeSlackChannel = (
 
     // The live things of a thread while its task runs: the assistant status (DMs only, where
     // Slack has it) and the plan message. Keyed `status|<thread>` and `plan|<thread>`.
-    const lives = yield* Ref.make(HashMap.empty<string, ThrottledSetter>())
+    const lives = yield* SynchronizedRef.make(HashMap.empty<string, ThrottledSetter>())
     const liveFibers = yield* FiberSet.make()
     const threadId = (thread: ThreadRef) => messageKey(thread.channel, thread.threadTs, thread.threadTs)
-    /** Ends the live things of a thread: its answer is there, and the plan shows its last state. */
+    /**
+     * Ends the live things of a thread: its answer is there, and the plan shows its last state.
+     * The next task of the thread starts new ones (its plan is a new message below the answer).
+     */
     const finishLive = (target: ReplyTarget) =>
       Option.match(threadOf(target), {
         onNone: () => Effect.void,
         onSome: (thread) =>
           Effect.gen(function* () {
             const id = threadId(thread)
-            const all = yield* Ref.getAndUpdate(lives, (m) =>
+            const all = yield* SynchronizedRef.getAndUpdate(lives, (m) =>
               HashMap.remove(HashMap.remove(m, `status|${id}`), `plan|${id}`),
             )
             const status = HashMap.get(all, `status|${id}`)
@@ -494,47 +498,66 @@ export const makeSlackChannel = (
             if (Option.isSome(plan)) yield* plan.value.finish({ flush: true })
           }),
       })
-    const liveOf = (key: string, send: (value: string) => Effect.Effect<unknown, SlackApiError>) =>
-      Effect.gen(function* () {
-        const known = HashMap.get(yield* Ref.get(lives), key)
-        if (Option.isSome(known)) return known.value
-        const setter = yield* makeThrottledSetter({
-          interval: options.statusInterval ?? "3 seconds",
-          fibers: liveFibers,
-          send,
-        })
-        yield* Ref.update(lives, HashMap.set(key, setter))
-        return setter
-      })
+    /** The setter under `key`, made (atomically, once) with the sender `makeSend` gives. */
+    const liveOf = (
+      key: string,
+      makeSend: Effect.Effect<(value: string) => Effect.Effect<unknown, SlackApiError>>,
+    ) =>
+      SynchronizedRef.modifyEffect(lives, (m) =>
+        Option.match(HashMap.get(m, key), {
+          onSome: (setter) => Effect.succeed([setter, m] as const),
+          onNone: () =>
+            makeSend.pipe(
+              Effect.flatMap((send) =>
+                makeThrottledSetter({
+                  interval: options.statusInterval ?? "3 seconds",
+                  fibers: liveFibers,
+                  send,
+                }),
+              ),
+              Effect.map((setter) => [setter, HashMap.set(m, key, setter)] as const),
+            ),
+        }),
+      )
     const statusOf = (thread: ThreadRef) =>
-      liveOf(`status|${threadId(thread)}`, (status) =>
-        call("assistant.threads.setStatus", () =>
-          web.assistant.threads.setStatus({ channel_id: thread.channel, thread_ts: thread.threadTs, status }),
+      liveOf(
+        `status|${threadId(thread)}`,
+        Effect.succeed((status: string) =>
+          call("assistant.threads.setStatus", () =>
+            web.assistant.threads.setStatus({
+              channel_id: thread.channel,
+              thread_ts: thread.threadTs,
+              status,
+            }),
+          ),
         ),
       )
     /** The plan message: posted in the thread the first time, rewritten in place after. */
     const planOf = (thread: ThreadRef) =>
-      Effect.gen(function* () {
-        const posted = yield* Ref.make(Option.none<{ readonly channel: string; readonly ts: string }>())
-        const send = (text: string) =>
-          Effect.flatMap(Ref.get(posted), (message) =>
-            Option.match(message, {
-              onNone: () =>
-                call("chat.postMessage", () =>
-                  web.chat.postMessage({ channel: thread.channel, thread_ts: thread.threadTs, text }),
-                ).pipe(
-                  Effect.flatMap((sent) =>
-                    Ref.set(
-                      posted,
-                      Option.some({ channel: sent.channel ?? thread.channel, ts: sent.ts ?? "" }),
+      liveOf(
+        `plan|${threadId(thread)}`,
+        Effect.map(
+          Ref.make(Option.none<{ readonly channel: string; readonly ts: string }>()),
+          (posted) => (text: string) =>
+            Effect.flatMap(Ref.get(posted), (message) =>
+              Option.match(message, {
+                onNone: () =>
+                  call("chat.postMessage", () =>
+                    web.chat.postMessage({ channel: thread.channel, thread_ts: thread.threadTs, text }),
+                  ).pipe(
+                    Effect.flatMap((sent) =>
+                      Ref.set(
+                        posted,
+                        Option.some({ channel: sent.channel ?? thread.channel, ts: sent.ts ?? "" }),
+                      ),
                     ),
                   ),
-                ),
-              onSome: ({ channel, ts }) => call("chat.update", () => web.chat.update({ channel, ts, text })),
-            }),
-          )
-        return yield* liveOf(`plan|${threadId(thread)}`, send)
-      })
+                onSome: ({ channel, ts }) =>
+                  call("chat.update", () => web.chat.update({ channel, ts, text })),
+              }),
+            ),
+        ),
+      )
 
     /** Posts text in a thread (or starts one in `recipient`); the key of the last message. */
     const post = (target: ReplyTarget, chunks: ReadonlyArray<string>) =>

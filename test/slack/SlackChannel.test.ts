@@ -425,9 +425,11 @@ describe("Slack channel over the fake Slack", () => {
         assert.strictEqual(updates[0]?.params.text?.split("\n")[0], "*Plan* (5/5 done)")
         assert.isAtMost(updates[0]?.at ?? 0, posts[1]?.at ?? 0)
 
-        // After the answer the plan does not change any more.
+        // The next task of the thread gets a plan message of its own, below the answer.
         yield* channel.progress(target, plan(2))
-        yield* Effect.sleep("400 millis")
+        const after = yield* fake.callsOf("chat.postMessage")
+        assert.strictEqual(after.length, 3)
+        assert.strictEqual(after[2]?.params.text?.split("\n")[0], "*Plan* (2/5 done)")
         assert.strictEqual((yield* fake.callsOf("chat.update")).length, 1)
       }),
   )
