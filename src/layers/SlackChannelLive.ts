@@ -48,7 +48,7 @@ import {
   type StartedNotice,
 } from "../services/Channel.js"
 import { ConversationStore } from "../services/ConversationStore.js"
-import { call, callPatiently, type SlackApiError } from "./slack/api.js"
+import { apiUrlOf, call, callPatiently, type SlackApiError } from "./slack/api.js"
 import { type Authorizer, makeAuthorizer, type SlackDirectory, type SlackUser } from "./slack/authorize.js"
 import {
   type AssistantThreadStarted,
@@ -115,8 +115,7 @@ export const makeSlackChannel = (
   Effect.gen(function* () {
     const { config, repoId } = options
     const store = yield* ConversationStore
-    // The client joins method names onto it, so it must end in a slash.
-    const apiUrl = config.api_url.endsWith("/") ? config.api_url : `${config.api_url}/`
+    const apiUrl = apiUrlOf(config.api_url)
     const apiOrigin = new URL(apiUrl).origin
     const maxFileBytes = options.maxFileBytes ?? 100 * 1024 * 1024
     const botToken = Redacted.value(config.bot_token)

@@ -80,5 +80,8 @@ export const callPatiently = <A>(
   return attempt(1)
 }
 
+/** The Web API base URL of a config; the client joins method names onto it, so it ends in `/`. */
+export const apiUrlOf = (apiUrl: string): string => (apiUrl.endsWith("/") ? apiUrl : `${apiUrl}/`)
+
 /** The client type the helpers share. */
 export type SlackClient = WebClient

@@ -4,6 +4,7 @@ import { Console, Data, Effect, Either, Layer, Option } from "effect"
 import { DockerRuntimeLive } from "../../layers/DockerRuntimeLive.js"
 import { ProxyCaLive } from "../../layers/ProxyCaLive.js"
 import { SqliteStoreLive } from "../../layers/SqliteStoreLive.js"
+import { checkSlackApp } from "../../layers/slack/checkApp.js"
 import type { ServerConfig } from "../../schema/ServerConfig.js"
 import { AirutPaths } from "../../services/AirutPaths.js"
 import { formatConfigInvalid } from "../../services/ConfigLoader.js"
@@ -190,12 +191,25 @@ export const checkCommand = Command.make("check", { config: configOption }, ({ c
         ),
       ),
     )
+    for (const [repoId, repo] of Object.entries(loaded.config.repos)) {
+      if (repo.slack === undefined) continue
+      results.push(
+        yield* run(
+          "slack",
+          checkSlackApp(repo.slack).pipe(
+            Effect.timeoutFail({ duration: "20 seconds", onTimeout: () => "Slack did not answer in 20 s" }),
+            Effect.map((detail) => `${repoId}: ${detail}`),
+            Effect.mapError((detail) => `${repoId}: ${detail}`),
+          ),
+        ),
+      )
+    }
     yield* reportDaemon(loaded.config, results)
     return yield* report(results)
   }),
 ).pipe(
   Command.withDescription(
-    "Check the config, git, the container engine, network isolation, the store and the proxy CA.",
+    "Check the config, git, the container engine, network isolation, the store, the proxy CA and each Slack app.",
   ),
 )
 
