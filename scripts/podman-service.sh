@@ -76,8 +76,10 @@ start() {
   fi
   mkdir -p "$SOCKET_DIR"
   rm -f "$SOCKET"
-  # setsid + nohup: the service outlives this script and the shell that ran it.
-  setsid nohup podman system service --time=0 "unix://$SOCKET" >>"$LOGFILE" 2>&1 </dev/null &
+  # setsid + nohup: the service outlives this script and the shell that ran it. Started from /:
+  # conmon inherits the service's working directory and fails every container start ("Failed
+  # to get working directory") once that directory is gone, e.g. a removed CI checkout.
+  (cd / && exec setsid nohup podman system service --time=0 "unix://$SOCKET" >>"$LOGFILE" 2>&1 </dev/null) &
   echo $! >"$PIDFILE"
   for _ in $(seq 1 300); do
     if answering; then
