@@ -31,7 +31,6 @@ import {
   type Scope,
   Stream,
   SubscriptionRef,
-  SynchronizedRef,
 } from "effect"
 import { readOutboxFile } from "../programs/attachments.js"
 import type { ChannelHealth } from "../schema/ChannelHealth.js"
@@ -39,7 +38,7 @@ import type { ReplyContent, ReplyTarget, SentReply } from "../schema/ChannelRepl
 import { sanitizeFileName } from "../schema/FileName.js"
 import type { InboundAttachment, InboundMessage, MessageReceipt } from "../schema/InboundMessage.js"
 import type { SlackConfig } from "../schema/ServerConfig.js"
-import { TaskProgress } from "../schema/TaskProgress.js"
+import type { TaskProgress } from "../schema/TaskProgress.js"
 import {
   Channel,
   ChannelError,
@@ -64,11 +63,10 @@ import {
   type ThreadRef,
   threadKeyOf,
 } from "./slack/events.js"
+import { makeLiveThreads } from "./slack/liveThreads.js"
 import { toMrkdwn, toMrkdwnBlocks } from "./slack/mrkdwn.js"
-import { planText } from "./slack/plan.js"
 import { splitMessage } from "./slack/split.js"
 import { mentionedUsers, modelRequest, plainText } from "./slack/text.js"
-import { makeThrottledSetter, type ThrottledSetter } from "./slack/throttle.js"
 
 export interface SlackChannelOptions {
   readonly repoId: string
@@ -93,8 +91,6 @@ export const startedText = (notice: StartedNotice): string =>
     onSome: (url) =>
       `I've started working on this and will reply here when I'm done. Progress: <${url}|dashboard>`,
   })
-
-export const workingStatus = "is working on this..."
 
 export const greetingText = (repoId: string): string =>
   `Hi! I work on the \`${repoId}\` repository. Tell me what to do here, and I'll answer in this thread when it's done.`
@@ -473,90 +469,10 @@ export const makeSlackChannel = (
         Option.flatMap(Option.fromNullable(target.references[target.references.length - 1]), parseKey),
       )
 
-    // The live things of a thread while its task runs: the assistant status (DMs only, where
-    // Slack has it) and the plan message. Keyed `status|<thread>` and `plan|<thread>`.
-    const lives = yield* SynchronizedRef.make(HashMap.empty<string, ThrottledSetter>())
-    const liveFibers = yield* FiberSet.make()
-    const threadId = (thread: ThreadRef) => messageKey(thread.channel, thread.threadTs, thread.threadTs)
-    /**
-     * Ends the live things of a thread: its answer is there, and the plan shows its last state.
-     * The next task of the thread starts new ones (its plan is a new message below the answer).
-     */
+    const live = yield* makeLiveThreads({ web, interval: options.statusInterval ?? "3 seconds" })
+    /** Ends what the target's thread shows while its task runs: the answer is there. */
     const finishLive = (target: ReplyTarget) =>
-      Option.match(threadOf(target), {
-        onNone: () => Effect.void,
-        onSome: (thread) =>
-          Effect.gen(function* () {
-            const id = threadId(thread)
-            const all = yield* SynchronizedRef.getAndUpdate(lives, (m) =>
-              HashMap.remove(HashMap.remove(m, `status|${id}`), `plan|${id}`),
-            )
-            const status = HashMap.get(all, `status|${id}`)
-            const plan = HashMap.get(all, `plan|${id}`)
-            if (Option.isSome(status)) yield* status.value.finish({ flush: false })
-            if (Option.isSome(plan)) yield* plan.value.finish({ flush: true })
-          }),
-      })
-    /** The setter under `key`, made (atomically, once) with the sender `makeSend` gives. */
-    const liveOf = (
-      key: string,
-      makeSend: Effect.Effect<(value: string) => Effect.Effect<unknown, SlackApiError>>,
-    ) =>
-      SynchronizedRef.modifyEffect(lives, (m) =>
-        Option.match(HashMap.get(m, key), {
-          onSome: (setter) => Effect.succeed([setter, m] as const),
-          onNone: () =>
-            makeSend.pipe(
-              Effect.flatMap((send) =>
-                makeThrottledSetter({
-                  interval: options.statusInterval ?? "3 seconds",
-                  fibers: liveFibers,
-                  send,
-                }),
-              ),
-              Effect.map((setter) => [setter, HashMap.set(m, key, setter)] as const),
-            ),
-        }),
-      )
-    const statusOf = (thread: ThreadRef) =>
-      liveOf(
-        `status|${threadId(thread)}`,
-        Effect.succeed((status: string) =>
-          call("assistant.threads.setStatus", () =>
-            web.assistant.threads.setStatus({
-              channel_id: thread.channel,
-              thread_ts: thread.threadTs,
-              status,
-            }),
-          ),
-        ),
-      )
-    /** The plan message: posted in the thread the first time, rewritten in place after. */
-    const planOf = (thread: ThreadRef) =>
-      liveOf(
-        `plan|${threadId(thread)}`,
-        Effect.map(
-          Ref.make(Option.none<{ readonly channel: string; readonly ts: string }>()),
-          (posted) => (text: string) =>
-            Effect.flatMap(Ref.get(posted), (message) =>
-              Option.match(message, {
-                onNone: () =>
-                  call("chat.postMessage", () =>
-                    web.chat.postMessage({ channel: thread.channel, thread_ts: thread.threadTs, text }),
-                  ).pipe(
-                    Effect.flatMap((sent) =>
-                      Ref.set(
-                        posted,
-                        Option.some({ channel: sent.channel ?? thread.channel, ts: sent.ts ?? "" }),
-                      ),
-                    ),
-                  ),
-                onSome: ({ channel, ts }) =>
-                  call("chat.update", () => web.chat.update({ channel, ts, text })),
-              }),
-            ),
-        ),
-      )
+      Option.match(threadOf(target), { onNone: () => Effect.void, onSome: live.finish })
 
     /** Posts text in a thread (or starts one in `recipient`); the key of the last message. */
     const post = (target: ReplyTarget, chunks: ReadonlyArray<string>) =>
@@ -655,21 +571,7 @@ export const makeSlackChannel = (
     const progress = (target: ReplyTarget, update: TaskProgress) =>
       Option.match(threadOf(target), {
         onNone: () => Effect.void,
-        onSome: (thread) => {
-          // Slack has a status line only in the assistant's DM threads.
-          const direct = thread.channel.startsWith("D")
-          return TaskProgress.$match(update, {
-            Preparing: () =>
-              direct ? Effect.flatMap(statusOf(thread), (s) => s.set(workingStatus)) : Effect.void,
-            // Cleared once the agent runs: a set status locks the composer, and a follow-up
-            // written now should reach the task.
-            Running: () => (direct ? Effect.flatMap(statusOf(thread), (s) => s.set("")) : Effect.void),
-            Plan: ({ todos }) =>
-              todos.length === 0
-                ? Effect.void
-                : Effect.flatMap(planOf(thread), (p) => p.set(planText(todos))),
-          })
-        },
+        onSome: (thread) => live.show(thread, update),
       })
 
     return Channel.of({
