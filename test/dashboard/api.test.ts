@@ -1,8 +1,6 @@
-import { HttpClient, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
+import type { HttpClientResponse } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, type Redacted, Schema } from "effect"
-import { DashboardApp } from "../../src/programs/dashboard/Dashboard.js"
+import { Effect, Schema } from "effect"
 import { ConversationPayload } from "../../src/schema/DashboardConversation.js"
 import { ApiErrorPayload, HealthPayload, VersionPayload } from "../../src/schema/DashboardHealth.js"
 import { EventsPayload, NetworkPayload } from "../../src/schema/DashboardLogs.js"
@@ -11,22 +9,15 @@ import { ConversationStore } from "../../src/services/ConversationStore.js"
 import { SecretRedactor } from "../../src/services/SecretRedactor.js"
 import {
   assistantText,
-  DashboardServicesTest,
-  dashboardOptions,
+  DashboardAppTest,
+  get,
   networkEntry,
   seedConversation,
   toolUseLine,
 } from "../support/dashboardRig.js"
 import { TaskDriver } from "../support/TaskSupervisorTest.js"
 
-const Dashboard = (token?: Redacted.Redacted<string>) =>
-  DashboardApp(dashboardOptions(token)).pipe(
-    Layer.provideMerge(DashboardServicesTest),
-    Layer.provideMerge(NodeHttpServer.layerTest),
-  )
-
-const get = (url: string, headers: Record<string, string> = {}) =>
-  HttpClient.execute(HttpClientRequest.get(url).pipe(HttpClientRequest.setHeaders(headers)))
+const Dashboard = DashboardAppTest
 
 const body =
   <A, I>(schema: Schema.Schema<A, I>) =>

@@ -1,26 +1,17 @@
 import { HttpClient, HttpClientRequest } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Option, Redacted, Stream } from "effect"
-import { DashboardApp } from "../../src/programs/dashboard/Dashboard.js"
+import { Effect, Option, Redacted, Stream } from "effect"
 import { ConversationStore } from "../../src/services/ConversationStore.js"
 import {
   assistantText,
-  DashboardServicesTest,
-  dashboardOptions,
+  DashboardAppTest,
+  get,
   seedConversation,
   toolResultLine,
 } from "../support/dashboardRig.js"
 import { TaskDriver } from "../support/TaskSupervisorTest.js"
 
-const Dashboard = (token?: Redacted.Redacted<string>) =>
-  DashboardApp(dashboardOptions(token)).pipe(
-    Layer.provideMerge(DashboardServicesTest),
-    Layer.provideMerge(NodeHttpServer.layerTest),
-  )
-
-const get = (url: string, headers: Record<string, string> = {}) =>
-  HttpClient.execute(HttpClientRequest.get(url).pipe(HttpClientRequest.setHeaders(headers)))
+const Dashboard = DashboardAppTest
 
 const postStop = (taskId: string, headers: Record<string, string>) =>
   HttpClient.execute(

@@ -2,10 +2,12 @@
  * The dashboard on test layers: the memory store, the test supervisor and channels, the real
  * redactor. `seedConversation` writes a conversation with one task, as the gateway would.
  */
+import { HttpClient, HttpClientRequest } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
 import { DateTime, Effect, Layer, Random, type Redacted } from "effect"
 import { ConversationStoreMemory } from "../../src/layers/ConversationStoreMemory.js"
 import { SecretRedactorLive } from "../../src/layers/SecretRedactorLive.js"
-import type { DashboardOptions } from "../../src/programs/dashboard/Dashboard.js"
+import { DashboardApp, type DashboardOptions } from "../../src/programs/dashboard/Dashboard.js"
 import type { NewNetworkLogEntry } from "../../src/schema/NetworkLogEntry.js"
 import { defaultServerConfig } from "../../src/schema/ServerConfig.js"
 import { ConversationStore } from "../../src/services/ConversationStore.js"
@@ -29,6 +31,17 @@ export const DashboardServicesTest = Layer.mergeAll(
   GatewayChannelsTest([{ repoId: "acme", kind: "email", health: { _tag: "Connected" } }]),
   SecretRedactorLive,
 ).pipe(Layer.provideMerge(ConversationStoreMemory))
+
+/** The dashboard's HTTP app on the test services and Node's test server (a client included). */
+export const DashboardAppTest = (token?: Redacted.Redacted<string>) =>
+  DashboardApp(dashboardOptions(token)).pipe(
+    Layer.provideMerge(DashboardServicesTest),
+    Layer.provideMerge(NodeHttpServer.layerTest),
+  )
+
+/** A GET through the test server's client. */
+export const get = (url: string, headers: Record<string, string> = {}) =>
+  HttpClient.execute(HttpClientRequest.get(url).pipe(HttpClientRequest.setHeaders(headers)))
 
 /** One stream-json line of assistant text. */
 export const assistantText = (text: string) =>
