@@ -1,4 +1,3 @@
-import { execFileSync } from "node:child_process"
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -24,6 +23,7 @@ import { ImageCache } from "../../src/services/ImageCache.js"
 import { NetworkIsolation, NetworkNotIsolated } from "../../src/services/NetworkIsolation.js"
 import { NetworkProxy, ProxyFailed, type ProxySpec } from "../../src/services/NetworkProxy.js"
 import { TaskRunner } from "../../src/services/TaskRunner.js"
+import { gitIn } from "../support/git.js"
 
 /**
  * The runner on a real git mirror of a local repository and the memory store, with the engine
@@ -31,19 +31,6 @@ import { TaskRunner } from "../../src/services/TaskRunner.js"
  * What is checked is the runner's own work: workspace, prompt, sandbox wiring, reply, outbox,
  * and how each failure is told.
  */
-
-const git = (cwd: string, ...args: Array<string>) =>
-  execFileSync("git", args, {
-    cwd,
-    encoding: "utf8",
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: "t",
-      GIT_AUTHOR_EMAIL: "t@e",
-      GIT_COMMITTER_NAME: "t",
-      GIT_COMMITTER_EMAIL: "t@e",
-    },
-  })
 
 interface Fixture {
   readonly root: string
@@ -55,13 +42,13 @@ const fixture = (options: { readonly allowlist?: string } = {}): Fixture => {
   const root = mkdtempSync(join(tmpdir(), "airut-runner-"))
   const source = join(root, "source")
   mkdirSync(join(source, ".airut", "container"), { recursive: true })
-  git(source, "init", "--quiet", "--initial-branch=main")
+  gitIn(source, "init", "--quiet", "--initial-branch=main")
   writeFileSync(join(source, ".airut", "container", "Dockerfile"), "FROM localhost/airut-base:bookworm\n")
   if (options.allowlist !== undefined)
     writeFileSync(join(source, ".airut", "network-allowlist.yaml"), options.allowlist)
   writeFileSync(join(source, "README.md"), "hello\n")
-  git(source, "add", ".")
-  git(source, "commit", "--quiet", "-m", "initial")
+  gitIn(source, "add", ".")
+  gitIn(source, "commit", "--quiet", "-m", "initial")
   return { root, stateDir: join(root, "state"), source }
 }
 

@@ -1,4 +1,3 @@
-import { execFileSync } from "node:child_process"
 import { mkdirSync, mkdtempSync, readdirSync, statSync, symlinkSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -8,19 +7,7 @@ import { Effect, Layer, Option } from "effect"
 import { GitMirrorLive } from "../../src/layers/GitMirrorLive.js"
 import { AirutPaths } from "../../src/services/AirutPaths.js"
 import { GitMirror, type MirroredRepo } from "../../src/services/GitMirror.js"
-
-const gitIn = (cwd: string, ...args: Array<string>) =>
-  execFileSync("git", args, {
-    cwd,
-    encoding: "utf8",
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: "t",
-      GIT_AUTHOR_EMAIL: "t@e",
-      GIT_COMMITTER_NAME: "t",
-      GIT_COMMITTER_EMAIL: "t@e",
-    },
-  })
+import { gitIn } from "../support/git.js"
 
 /** A source repository on `main` with a container context, and a mirror layer over a fresh state dir. */
 const fixture = () => {
